@@ -1,0 +1,83 @@
+#!/bin/sh
+# Compare single-thread classification throughput: rebound (bench_classify)
+# against Sisimai (bench/sisimai-bench.pl), one after the other, on the same
+# files in the same run, and check the target: rebound >= 10x Sisimai.
+#
+# Usage: bench/run-classify.sh [BUILD_DIR] [CORPUS_DIR]
+#   BUILD_DIR   default: build (relative to the project root); configured
+#               and bench_classify built there if needed
+#   CORPUS_DIR  default: ../shared/corpus/dev (relative to the project root)
+# Environment:
+#   REBOUND_BENCH_SECONDS  seconds per tool (default 5)
+#   REBOUND_BENCH_STRICT   1: exit 1 when the target is missed
+# Exit: 0 measured (or skipped: no corpus), 1 error.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+corpus=${2:-$root/../shared/corpus/dev}
+seconds=${REBOUND_BENCH_SECONDS:-5}
+target=10
+
+if [ ! -d "$corpus" ] || ! ls "$corpus"/*.eml >/dev/null 2>&1; then
+	echo "run-classify: SKIP: no *.eml corpus at $corpus" \
+	    "(pass CORPUS_DIR as the second argument)"
+	exit 0
+fi
+
+if ! perl -MSisimai -e 1 2>/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "run-classify: installing libsisimai-perl"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		    libsisimai-perl >/dev/null ||
+		    { apt-get update >/dev/null &&
+		    DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			libsisimai-perl >/dev/null; }
+	else
+		echo "run-classify: the Perl module Sisimai is missing;" \
+		    "install it as root: apt-get install -y libsisimai-perl" >&2
+		exit 1
+	fi
+fi
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
+cmake --build "$build" --target bench_classify -j2 >/dev/null
+bin=$build/bench/bench_classify
+[ -x "$bin" ] || bin=$build/bench_classify
+if [ ! -x "$bin" ]; then
+	echo "run-classify: bench_classify not found in $build" >&2
+	exit 1
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "== rebound: $bin --seconds $seconds $corpus"
+"$bin" --seconds "$seconds" "$corpus" | tee "$tmp/rebound"
+echo "== sisimai: $root/bench/sisimai-bench.pl --seconds $seconds $corpus"
+perl "$root/bench/sisimai-bench.pl" --seconds "$seconds" "$corpus" |
+    tee "$tmp/sisimai"
+
+r=$(sed -n 's/^rebound_msgs_per_s=//p' "$tmp/rebound")
+s=$(sed -n 's/^sisimai_msgs_per_s=//p' "$tmp/sisimai")
+if [ -z "$r" ] || [ -z "$s" ]; then
+	echo "run-classify: a benchmark printed no figure" >&2
+	exit 1
+fi
+echo "== result"
+awk -v r="$r" -v s="$s" -v t="$target" 'BEGIN {
+	ratio = s > 0 ? r / s : 0
+	printf("rebound:  %.0f messages/s\n", r)
+	printf("sisimai:  %.0f messages/s\n", s)
+	printf("ratio:    %.1fx (target >= %dx): %s\n", ratio, t,
+	    ratio >= t ? "MET" : "NOT MET")
+	printf("classify_speedup=%.2f\n", ratio)
+	exit ratio >= t ? 0 : 3
+}' && exit 0
+rc=$?
+if [ "$rc" = 3 ] && [ "${REBOUND_BENCH_STRICT:-0}" != 1 ]; then
+	exit 0
+fi
+exit 1

@@ -1,0 +1,184 @@
+/*
+ * Private to classify/: the pieces the classifier's files share.  Not
+ * included outside this folder (the public header is classify.h).
+ *
+ * All text handled here is LF-only: classify_message() copies the input
+ * once, turning CRLF and bare CR into LF, so no parser below has to care
+ * about line ends.  Spans point into that copy or into the arena.
+ */
+#ifndef REBOUND_CLASSIFY_INT_H
+#define REBOUND_CLASSIFY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "classify.h"
+
+struct span {
+	const char *p;
+	size_t len;
+};
+
+/* arena.c: bump allocator freed at once with the verdict. */
+struct classify_arena *arena_new(void);
+void arena_free(struct classify_arena **a);
+void *arena_alloc(struct classify_arena *a, size_t n);
+char *arena_strndup(struct classify_arena *a, const char *s, size_t n);
+char *arena_strdup(struct classify_arena *a, const char *s);
+char *arena_printf(struct classify_arena *a, const char *fmt, ...)
+    RB_PRINTF(2, 3);
+/* One scratch object per arena (a PCRE2 match block), destroyed with it. */
+void **arena_scratch(struct classify_arena *a, void (*destroy)(void *));
+
+/* mime.c: headers and the MIME tree. */
+struct mime_header {
+	struct span name;
+	struct span value; /* raw, folded, without the trailing LF */
+};
+
+struct mime_headers {
+	struct mime_header *h;
+	size_t n;
+	bool truncated;
+};
+
+enum mime_cte { MIME_CTE_IDENTITY, MIME_CTE_BASE64, MIME_CTE_QP };
+
+struct mime_part {
+	struct mime_headers headers;
+	const char *type;        /* lower-case "text/plain" */
+	const char *boundary;    /* or NULL */
+	const char *charset;     /* lower-case, or NULL */
+	const char *report_type; /* lower-case, or NULL */
+	enum mime_cte cte;
+	struct span body;        /* raw body, still transfer-encoded */
+	unsigned depth;
+	int parent;              /* index, -1 for the root */
+	bool in_message;         /* inside a message/rfc822 part */
+	struct span decoded;     /* filled by mime_decode() */
+	bool is_decoded;
+};
+
+struct mime_tree {
+	struct mime_part *parts;
+	size_t n;
+	unsigned flags; /* CLASSIFY_F_* */
+};
+
+void mime_parse_headers(struct classify_arena *a, struct span in,
+    struct mime_headers *h_r, struct span *body_r);
+/* First header named name (case-insensitive), raw value, or NULL. */
+const struct span *mime_header_raw(const struct mime_headers *h,
+    const char *name);
+/* Unfolded, whitespace-collapsed, RFC 2047-decoded, valid UTF-8; or NULL. */
+const char *mime_header_get(struct classify_arena *a,
+    const struct mime_headers *h, const char *name);
+/* Same for a raw value. */
+const char *mime_value_clean(struct classify_arena *a, struct span raw,
+    bool decode_2047);
+/* The whole tree below a message (headers + body). */
+void mime_parse_tree(struct classify_arena *a, struct span msg,
+    struct mime_tree *t_r);
+/* Transfer-decoded body of a part (cached); text parts converted to UTF-8. */
+struct span mime_decode(struct classify_arena *a, struct mime_part *p);
+
+/* text.c: small string helpers. */
+bool text_ieq(struct span s, const char *lit);
+bool text_istarts(const char *s, size_t len, const char *prefix);
+const char *text_icase_find(const char *hay, size_t len, const char *needle);
+char *text_collapse(struct classify_arena *a, const char *s, size_t len);
+char *text_lower(struct classify_arena *a, const char *s);
+char *text_valid_utf8(struct classify_arena *a, const char *s, size_t len);
+/* Bare address out of "Name <a@b>", "rfc822; a@b", "<a@b>"; or NULL. */
+const char *text_address(struct classify_arena *a, const char *s);
+/* Domain part of an address (after the last '@'), lower-case, or NULL. */
+const char *text_domain(struct classify_arena *a, const char *addr);
+/* Parse an RFC 5322 date; 0 when unparseable. */
+time_t text_parse_date(const char *s);
+/* First enhanced status code (class 2/4/5) in text, into out[16]. */
+bool text_find_status(const char *s, size_t len, char out[16]);
+/* SMTP reply code (2xx/4xx/5xx) starting a diagnostic, into out[4]. */
+bool text_find_reply_code(const char *s, size_t len, char out[4]);
+/* First IPv4/IPv6 literal in s, or NULL. */
+const char *text_find_ip(struct classify_arena *a, const char *s);
+
+/* status.c: enhanced status codes (RFC 3463, RFC 5248 registry). */
+struct status_info {
+	enum classify_reason reason;
+	bool firm; /* the code alone decides; text cannot override */
+};
+bool status_lookup(const char *status, struct status_info *info_r);
+bool status_valid(const char *status);
+
+/* rules.c: the compiled rules. */
+enum rules_section {
+	RULES_DIAGNOSTIC,   /* diagnostic text -> reason */
+	RULES_AUTOREPLY_SUBJECT,
+	RULES_AUTOREPLY_HEADER,
+	RULES_BOUNCE_FROM,  /* sender of a prose bounce */
+	RULES_BOUNCE_SUBJECT,
+	RULES_BOUNCE_BODY,  /* markers that a body is a bounce notice */
+	RULES_NOT_BOUNCE,   /* markers that it is not */
+	RULES_RETURNED,     /* line where the returned message starts */
+	RULES_SECTION_COUNT
+};
+
+struct rule_match {
+	enum classify_reason reason;
+	enum classify_bounce_type bounce_type; /* NONE unless the rule sets it */
+	const char *status;   /* status the rule sets, or NULL */
+	bool user;            /* from a user's directory */
+	bool force;           /* overrides a firm status code */
+	const char *file;
+	unsigned line;
+	struct span matched;
+};
+
+/*
+ * First rule of section (in order) whose conditions hold and whose
+ * pattern matches text.  status/code may be NULL or "".
+ */
+bool rules_match(const struct classify_rules *rules, struct classify_arena *a,
+    enum rules_section sec, const char *text, size_t len, const char *status,
+    const char *code, struct rule_match *m_r);
+
+/* reason.c: decide a recipient's reason from status, code and text. */
+void reason_decide(const struct classify_rules *rules,
+    struct classify_arena *a, struct classify_recipient *r);
+enum classify_bounce_type reason_bounce_type(enum classify_reason reason,
+    const char *status, const char *code);
+const char *reason_bounce_subtype(enum classify_reason reason,
+    enum classify_bounce_type bt);
+const char *reason_delay_type(enum classify_reason reason);
+
+/* Builder shared by the report readers. */
+struct classify_ctx {
+	const struct classify_rules *rules;
+	struct classify_arena *a;
+	struct classify_verdict *v;
+	struct mime_tree tree;
+	struct mime_headers *top; /* headers of the message itself */
+	struct classify_recipient *rcpts;
+	size_t n_rcpts;
+	size_t cap_rcpts;
+	time_t now;
+};
+
+struct classify_recipient *ctx_add_recipient(struct classify_ctx *c);
+/* Fill v->original from a header block (message/rfc822 or headers). */
+void ctx_set_original(struct classify_ctx *c, const struct mime_headers *h);
+/* Find and read the returned/reported message part, if any. */
+void ctx_find_original(struct classify_ctx *c);
+
+/* dsn.c, arf.c, autoreply.c, prose.c: each returns true if it claimed. */
+bool dsn_read(struct classify_ctx *c);
+bool arf_read(struct classify_ctx *c);
+bool autoreply_read(struct classify_ctx *c);
+bool prose_read(struct classify_ctx *c);
+
+/* dsn.c: parse one block of "Name: value" fields. */
+void dsn_fields(struct classify_arena *a, struct span block,
+    struct mime_headers *h_r);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * RFC 3464 delivery status notifications (and RFC 6533's
+ * message/global-delivery-status): the per-message block and one block
+ * per recipient, each "Name: value" fields separated by blank lines.
+ * Accepted wherever the part sits, also outside multipart/report (some
+ * MTAs forget the wrapper).  Leniencies, each seen in real mailers:
+ * blocks separated by lines of spaces; a per-message block missing;
+ * "Final-Recipient: <a@b>" without an address type; no Action (inferred
+ * from the status class); Status "5.0.0" while the diagnostic names the
+ * precise code (the precise one wins, as the receiving MTA wrote it).
+ * Limit: CLASSIFY_MAX_RECIPIENTS recipient blocks.
+ */
+#include <string.h>
+
+#include "classify_int.h"
+
+void
+dsn_fields(struct classify_arena *a, struct span block,
+    struct mime_headers *h_r)
+{
+	struct span rest;
+
+	mime_parse_headers(a, block, h_r, &rest);
+}
+
+static const char *
+field(struct classify_ctx *c, const struct mime_headers *h, const char *name)
+{
+	return mime_header_get(c->a, h, name);
+}
+
+/* "rfc822; a@b" -> "a@b"; "utf-8; ..." kept as UTF-8. */
+static const char *
+dsn_address(struct classify_arena *a, const char *v)
+{
+	const char *semi, *s, *addr;
+	size_t len;
+
+	if (v == NULL)
+		return NULL;
+	semi = strchr(v, ';');
+	s = semi != NULL ? semi + 1 : v;
+	while (*s == ' ')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '.'))
+		len--;
+	if (len == 0)
+		return NULL;
+	addr = text_address(a, arena_strndup(a, s, len));
+	if (addr != NULL)
+		return addr;
+	/* A local part only ("unknown; user"): keep as written. */
+	if (s[0] == '<' && len > 2 && s[len - 1] == '>') {
+		s++;
+		len -= 2;
+	}
+	return arena_strndup(a, s, len);
+}
+
+static const char *
+dsn_date(struct classify_arena *a, const char *v)
+{
+	time_t t = text_parse_date(v);
+	char buf[40];
+
+	if (t == 0)
+		return NULL;
+	time_format_iso(t, buf, sizeof(buf));
+	return arena_strdup(a, buf);
+}
+
+static const char *
+first_word_lower(struct classify_arena *a, const char *v)
+{
+	size_t n = 0;
+
+	if (v == NULL)
+		return NULL;
+	while (v[n] != '\0' && v[n] != ' ' && v[n] != ';' && v[n] != '(')
+		n++;
+	return text_lower(a, arena_strndup(a, v, n));
+}
+
+/* Is the line at p..e only whitespace? */
+static bool
+blank(const char *p, const char *e)
+{
+	for (; p < e; p++) {
+		if (*p != ' ' && *p != '\t')
+			return false;
+	}
+	return true;
+}
+
+static void
+read_recipient(struct classify_ctx *c, const struct mime_headers *h)
+{
+	struct classify_arena *a = c->a;
+	struct classify_recipient *r;
+	const char *final = field(c, h, "Final-Recipient");
+	const char *orig = field(c, h, "Original-Recipient");
+	const char *actual = field(c, h, "X-Actual-Recipient");
+	const char *status = field(c, h, "Status");
+	const char *diag = field(c, h, "Diagnostic-Code");
+	char code[16], reply[4];
+
+	r = ctx_add_recipient(c);
+	if (r == NULL)
+		return;
+	r->address = dsn_address(a, final != NULL ? final :
+	    (actual != NULL ? actual : orig));
+	if (r->address == NULL)
+		r->address = "";
+	r->original = dsn_address(a, orig);
+	if (diag != NULL) {
+		size_t dl = strlen(diag);
+
+		if (dl > CLASSIFY_MAX_DIAGNOSTIC)
+			diag = arena_strndup(a, diag, CLASSIFY_MAX_DIAGNOSTIC);
+		r->diagnostic = diag;
+	}
+	r->status = "";
+	if (status != NULL && text_find_status(status, strlen(status), code))
+		r->status = arena_strdup(a, code);
+	/* "5.0.0" says nothing the diagnostic may say precisely. */
+	if (diag != NULL && (r->status[0] == '\0' ||
+	    strcmp(r->status + 1, ".0.0") == 0) &&
+	    text_find_status(diag, strlen(diag), code) &&
+	    (r->status[0] == '\0' || code[0] == r->status[0]))
+		r->status = arena_strdup(a, code);
+	r->reply_code = "";
+	if (diag != NULL && text_find_reply_code(diag, strlen(diag), reply))
+		r->reply_code = arena_strdup(a, reply);
+	r->action = first_word_lower(a, field(c, h, "Action"));
+	if (r->action == NULL || r->action[0] == '\0') {
+		char cls = r->status[0] ? r->status[0] : r->reply_code[0];
+
+		r->action = cls == '2' ? "delivered" :
+		    cls == '4' ? "delayed" : "failed";
+	}
+	r->remote_mta = field(c, h, "Remote-MTA");
+	r->remote_ip = text_find_ip(a, r->remote_mta);
+	r->last_attempt = dsn_date(a, field(c, h, "Last-Attempt-Date"));
+	r->will_retry_until = dsn_date(a, field(c, h, "Will-Retry-Until"));
+}
+
+static bool
+is_recipient_block(const struct mime_headers *h)
+{
+	return mime_header_raw(h, "Final-Recipient") != NULL ||
+	    mime_header_raw(h, "Original-Recipient") != NULL ||
+	    mime_header_raw(h, "X-Actual-Recipient") != NULL;
+}
+
+static void
+read_message_block(struct classify_ctx *c, const struct mime_headers *h)
+{
+	struct classify_verdict *v = c->v;
+	const char *s;
+
+	if ((s = field(c, h, "Reporting-MTA")) != NULL)
+		v->reporting_mta = s;
+	if ((s = field(c, h, "Original-Envelope-Id")) != NULL)
+		v->envid = s;
+	if ((s = field(c, h, "Arrival-Date")) != NULL) {
+		time_t t = text_parse_date(s);
+
+		v->arrival_date = dsn_date(c->a, s);
+		if (t != 0)
+			v->report_time = t;
+	}
+}
+
+bool
+dsn_read(struct classify_ctx *c)
+{
+	struct mime_part *ds = NULL;
+	struct span body;
+	const char *p, *end, *start;
+	size_t i, before = c->n_rcpts;
+	bool first = true;
+
+	for (i = 0; i < c->tree.n; i++) {
+		struct mime_part *part = &c->tree.parts[i];
+
+		if (part->in_message)
+			continue;
+		if (strcmp(part->type, "message/delivery-status") == 0 ||
+		    strcmp(part->type, "message/global-delivery-status") == 0) {
+			ds = part;
+			break;
+		}
+	}
+	if (ds == NULL)
+		return false;
+	body = mime_decode(c->a, ds);
+	p = body.p;
+	end = body.p + body.len;
+	start = p;
+	while (start < end) {
+		const char *q = start, *bend;
+		struct mime_headers h;
+
+		/* Skip blank lines, then take lines up to the next blank. */
+		while (q < end) {
+			const char *eol = memchr(q, '\n', (size_t)(end - q));
+			const char *e = eol != NULL ? eol : end;
+
+			if (!blank(q, e))
+				break;
+			q = eol != NULL ? eol + 1 : end;
+		}
+		start = q;
+		while (q < end) {
+			const char *eol = memchr(q, '\n', (size_t)(end - q));
+			const char *e = eol != NULL ? eol : end;
+
+			if (blank(q, e))
+				break;
+			q = eol != NULL ? eol + 1 : end;
+		}
+		bend = q;
+		if (bend <= start)
+			break;
+		dsn_fields(c->a, (struct span){start, (size_t)(bend - start)},
+		    &h);
+		if (is_recipient_block(&h))
+			read_recipient(c, &h);
+		else if (first)
+			read_message_block(c, &h);
+		first = false;
+		start = bend;
+	}
+	if (c->n_rcpts == before)
+		return false;
+	c->v->kind = CLASSIFY_KIND_DSN;
+	c->v->layout = strcmp(ds->type, "message/global-delivery-status") ==
+	    0 ? "rfc6533" : "rfc3464";
+	return true;
+}

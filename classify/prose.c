@@ -1,0 +1,304 @@
+/*
+ * Bounces without a delivery-status part: the notice is prose written by
+ * the MTA (qmail, Exim, old Sendmail, Exchange, webmail providers ...).
+ * Recognised by its sender ([bounce-from] rules: MAILER-DAEMON,
+ * postmaster, "Mail Delivery System"), its subject ([bounce-subject]) and
+ * its wording ([bounce-body]); an ordinary message must match two of
+ * these, or carry X-Failed-Recipients, before it is called a bounce,
+ * because a false bounce suppresses a good address.
+ *
+ * The notice is the first text part outside the returned message, cut
+ * where a [returned-message] rule says the copy of the original starts.
+ * Each address in the notice that is not the sender, the report's own
+ * addresses or a postmaster is a failed recipient; its diagnostic is the
+ * text from its line up to the next recipient's line.
+ */
+#include <string.h>
+
+#include <glib.h>
+
+#include "classify_int.h"
+
+/* Lines of notice text kept per recipient as its diagnostic. */
+#define PROSE_MAX_DIAG_LINES 12
+/* Bytes of notice read: the notice is short, the rest is the original. */
+#define PROSE_MAX_NOTICE (64u * 1024)
+
+static struct span
+notice_text(struct classify_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->tree.n; i++) {
+		struct mime_part *p = &c->tree.parts[i];
+
+		if (p->in_message)
+			continue;
+		if (strcmp(p->type, "text/plain") == 0 ||
+		    strcmp(p->type, "text/html") == 0 ||
+		    (i == 0 && strncmp(p->type, "multipart/", 10) != 0))
+			return mime_decode(c->a, p);
+	}
+	return (struct span){"", 0};
+}
+
+/* Cut the notice where the returned message begins. */
+static struct span
+cut_returned(struct classify_ctx *c, struct span s)
+{
+	const char *p = s.p, *end = s.p + s.len;
+
+	if (s.len > PROSE_MAX_NOTICE)
+		end = s.p + PROSE_MAX_NOTICE;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *e = eol != NULL ? eol : end;
+		struct rule_match m;
+
+		if (e > p && rules_match(c->rules, c->a, RULES_RETURNED, p,
+		    (size_t)(e - p), NULL, NULL, &m))
+			return (struct span){s.p, (size_t)(p - s.p)};
+		p = eol != NULL ? eol + 1 : end;
+	}
+	return (struct span){s.p, (size_t)(end - s.p)};
+}
+
+static bool
+excluded(struct classify_ctx *c, const char *addr)
+{
+	const struct classify_verdict *v = c->v;
+	const char *lp_end = strchr(addr, '@');
+	size_t lp = lp_end != NULL ? (size_t)(lp_end - addr) : strlen(addr);
+	const char *from = text_address(c->a, v->report_from);
+	const char *to = text_address(c->a, mime_header_get(c->a, c->top,
+	    "To"));
+
+	if ((lp == 10 && text_istarts(addr, lp, "postmaster")) ||
+	    (lp == 13 && text_istarts(addr, lp, "mailer-daemon")) ||
+	    (lp == 13 && text_istarts(addr, lp, "mail-delivery")))
+		return true;
+	if (from != NULL && g_ascii_strcasecmp(from, addr) == 0)
+		return true;
+	if (to != NULL && g_ascii_strcasecmp(to, addr) == 0)
+		return true;
+	if (v->original.from_addr != NULL &&
+	    g_ascii_strcasecmp(v->original.from_addr, addr) == 0)
+		return true;
+	return false;
+}
+
+static bool
+already(struct classify_ctx *c, size_t before, const char *addr)
+{
+	size_t i;
+
+	for (i = before; i < c->n_rcpts; i++) {
+		if (g_ascii_strcasecmp(c->rcpts[i].address, addr) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* First "[245]dd" reply code standing as a word in s. */
+static bool
+find_code(const char *s, char out[4])
+{
+	const char *p;
+
+	for (p = s; p[0] != '\0' && p[1] != '\0' && p[2] != '\0'; p++) {
+		if ((p[0] == '2' || p[0] == '4' || p[0] == '5') &&
+		    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+		    (p == s || p[-1] == ' ' || p[-1] == ':' || p[-1] == '(' ||
+		    p[-1] == '"' || p[-1] == '<' || p[-1] == '\n') &&
+		    (p[3] == ' ' || p[3] == '-' || p[3] == '\0' ||
+		    p[3] == ')')) {
+			memcpy(out, p, 3);
+			out[3] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+fill_recipient(struct classify_ctx *c, struct classify_recipient *r,
+    const char *diag)
+{
+	char code[16], reply[4];
+
+	r->action = "failed";
+	r->diagnostic = diag;
+	r->status = "";
+	r->reply_code = "";
+	if (text_find_status(diag, strlen(diag), code))
+		r->status = arena_strdup(c->a, code);
+	if (find_code(diag, reply))
+		r->reply_code = arena_strdup(c->a, reply);
+	if (r->status[0] == '4' || (r->status[0] == '\0' &&
+	    r->reply_code[0] == '4'))
+		r->action = "failed"; /* a notice in prose is final */
+	r->remote_ip = text_find_ip(c->a, diag);
+}
+
+/* Text of lines [from, to) collapsed, valid UTF-8, capped. */
+static const char *
+lines_text(struct classify_ctx *c, const char *from, const char *to)
+{
+	size_t n = (size_t)(to - from);
+
+	if (n > CLASSIFY_MAX_DIAGNOSTIC)
+		n = CLASSIFY_MAX_DIAGNOSTIC;
+	return text_valid_utf8(c->a, text_collapse(c->a, from, n),
+	    strlen(text_collapse(c->a, from, n)));
+}
+
+static void
+scan_recipients(struct classify_ctx *c, struct span notice,
+    const char **failed, size_t n_failed)
+{
+	const char *p = notice.p, *end = notice.p + notice.len;
+	size_t before = c->n_rcpts;
+	/* Start of each recipient's diagnostic, to close it at the next. */
+	struct classify_recipient *open = NULL;
+	const char *open_from = NULL;
+	unsigned open_lines = 0;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *e = eol != NULL ? eol : end;
+		const char *at = memchr(p, '@', (size_t)(e - p));
+		const char *addr = NULL;
+
+		if (at != NULL) {
+			char *line = arena_strndup(c->a, p, (size_t)(e - p));
+
+			addr = text_address(c->a, line);
+			if (addr != NULL && (excluded(c, addr) ||
+			    text_istarts(line, strlen(line), "from:") ||
+			    text_istarts(line, strlen(line), "to:") ||
+			    text_istarts(line, strlen(line), "sender:")))
+				addr = NULL;
+			if (addr != NULL && n_failed > 0) {
+				size_t i;
+				bool listed = false;
+
+				for (i = 0; i < n_failed; i++) {
+					if (g_ascii_strcasecmp(failed[i],
+					    addr) == 0)
+						listed = true;
+				}
+				if (!listed)
+					addr = NULL;
+			}
+		}
+		if (addr != NULL && !already(c, before, addr)) {
+			if (open != NULL)
+				fill_recipient(c, open, lines_text(c,
+				    open_from, p));
+			open = ctx_add_recipient(c);
+			if (open == NULL)
+				return;
+			open->address = addr;
+			open_from = p;
+			open_lines = 0;
+		} else if (open != NULL && ++open_lines >=
+		    PROSE_MAX_DIAG_LINES) {
+			fill_recipient(c, open, lines_text(c, open_from, e));
+			open = NULL;
+		}
+		p = eol != NULL ? eol + 1 : end;
+	}
+	if (open != NULL)
+		fill_recipient(c, open, lines_text(c, open_from, end));
+}
+
+bool
+prose_read(struct classify_ctx *c)
+{
+	struct classify_verdict *v = c->v;
+	const char *from = v->report_from, *subj = v->report_subject;
+	const char *xf = mime_header_get(c->a, c->top, "X-Failed-Recipients");
+	struct rule_match m;
+	struct span notice;
+	bool from_hit, subj_hit, body_hit;
+	const char **failed = NULL;
+	size_t n_failed = 0, i, before = c->n_rcpts;
+
+	if (subj != NULL && rules_match(c->rules, c->a, RULES_NOT_BOUNCE,
+	    subj, strlen(subj), NULL, NULL, &m))
+		return false;
+	from_hit = from != NULL && rules_match(c->rules, c->a,
+	    RULES_BOUNCE_FROM, from, strlen(from), NULL, NULL, &m);
+	subj_hit = subj != NULL && rules_match(c->rules, c->a,
+	    RULES_BOUNCE_SUBJECT, subj, strlen(subj), NULL, NULL, &m);
+	notice = cut_returned(c, notice_text(c));
+	body_hit = rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
+	    notice.len, NULL, NULL, &m);
+	if (!(xf != NULL || (from_hit && (subj_hit || body_hit)) ||
+	    (subj_hit && body_hit)))
+		return false;
+	ctx_find_original(c);
+	if (xf != NULL) {
+		/* Exim: the header lists every failed address. */
+		char *list = arena_strdup(c->a, xf), *save = NULL, *tok;
+
+		failed = arena_alloc(c->a, (strlen(xf) / 2 + 1) *
+		    sizeof(*failed));
+		for (tok = strtok_r(list, ", ", &save); tok != NULL;
+		    tok = strtok_r(NULL, ", ", &save)) {
+			const char *a = text_address(c->a, tok);
+
+			if (a != NULL)
+				failed[n_failed++] = a;
+		}
+	}
+	scan_recipients(c, notice, failed, n_failed);
+	/* Listed in X-Failed-Recipients but not named in the text. */
+	for (i = 0; i < n_failed; i++) {
+		if (!already(c, before, failed[i])) {
+			struct classify_recipient *r = ctx_add_recipient(c);
+
+			if (r == NULL)
+				break;
+			r->address = failed[i];
+			fill_recipient(c, r, lines_text(c, notice.p,
+			    notice.p + notice.len));
+		}
+	}
+	if (c->n_rcpts == before) {
+		/* A bounce whose recipient cannot be found: keep it as an
+		 * address-less recipient (SES's NoEmail) so it is seen. */
+		struct classify_recipient *r = ctx_add_recipient(c);
+
+		if (r == NULL)
+			return true;
+		r->address = "";
+		fill_recipient(c, r, lines_text(c, notice.p,
+		    notice.p + notice.len));
+	}
+	/* A recipient segment naming no cause: read the whole notice. */
+	for (i = before; i < c->n_rcpts; i++) {
+		struct classify_recipient *r = &c->rcpts[i];
+
+		reason_decide(c->rules, c->a, r);
+		if (r->reason == CLASSIFY_R_UNDEFINED ||
+		    r->reason == CLASSIFY_R_ONHOLD) {
+			struct classify_recipient copy = *r;
+
+			fill_recipient(c, &copy, lines_text(c, notice.p,
+			    notice.p + notice.len));
+			reason_decide(c->rules, c->a, &copy);
+			if (copy.reason != CLASSIFY_R_UNDEFINED &&
+			    copy.reason != CLASSIFY_R_ONHOLD) {
+				r->reason = copy.reason;
+				r->evidence = copy.evidence;
+				r->bounce_type = copy.bounce_type;
+				if (r->status[0] == '\0')
+					r->status = copy.status;
+			}
+		}
+	}
+	v->kind = CLASSIFY_KIND_PROSE;
+	v->layout = "prose";
+	return true;
+}

@@ -1,0 +1,425 @@
+/*
+ * Rules: ordered PCRE2 patterns read from "*.rules" files (format in
+ * data/rules/README.md), compiled once with JIT and match limits, then
+ * shared read-only by every thread.  A user's directory is loaded first,
+ * so its rules are tried first and win.
+ *
+ * Limits: RULES_MAX_LINE bytes per line, RULES_MAX_RULES rules in all,
+ * and PCRE2 match/depth/heap limits per match (rspamd's approach: a
+ * pathological pattern on hostile text fails the match, never hangs).
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcre2.h>
+
+#include "classify_int.h"
+
+/* A rule line longer than this is a mistake, not a pattern. */
+#define RULES_MAX_LINE 4096
+/* Bound on rules in all: protects start-up time and per-message cost. */
+#define RULES_MAX_RULES 20000
+/* Backtracking budget per match (PCRE2 default is 10,000,000). */
+#define RULES_MATCH_LIMIT 200000
+/* Recursion depth / heap budget per match. */
+#define RULES_DEPTH_LIMIT 2000
+#define RULES_HEAP_LIMIT_KB 2048
+/* Text longer than this is cut before matching (diagnostics are short). */
+#define RULES_MAX_SUBJECT (64u * 1024)
+
+struct rule {
+	pcre2_code *re;
+	enum classify_reason reason;
+	enum classify_bounce_type bounce_type;
+	char status_cond[16]; /* "" = any; "5.7.1" exact; "5.7." prefix */
+	char code_cond[4];    /* "" = any; "550"; "55x"; "5xx" */
+	char *set_status;     /* status the rule implies, or NULL */
+	bool force;
+	bool user;
+	const char *file;     /* points into rules->files */
+	unsigned line;
+};
+
+struct classify_rules {
+	struct rule *rules[RULES_SECTION_COUNT];
+	size_t n[RULES_SECTION_COUNT];
+	size_t cap[RULES_SECTION_COUNT];
+	char **files;
+	size_t n_files;
+	pcre2_match_context *mctx;
+	size_t total;
+};
+
+static const char *const section_names[RULES_SECTION_COUNT] = {
+	"diagnostic", "autoreply-subject", "autoreply-header", "bounce-from",
+	"bounce-subject", "bounce-body", "not-bounce", "returned-message",
+};
+
+static int
+parse_type(const char *v, enum classify_bounce_type *bt_r)
+{
+	if (strcmp(v, "Permanent") == 0)
+		*bt_r = CLASSIFY_BOUNCE_PERMANENT;
+	else if (strcmp(v, "Transient") == 0)
+		*bt_r = CLASSIFY_BOUNCE_TRANSIENT;
+	else if (strcmp(v, "Undetermined") == 0)
+		*bt_r = CLASSIFY_BOUNCE_UNDETERMINED;
+	else
+		return -1;
+	return 0;
+}
+
+static bool
+cond_ok(const char *cond, size_t max)
+{
+	size_t n = strlen(cond), i;
+
+	if (n == 0 || n >= max)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = cond[i];
+
+		if (!((c >= '0' && c <= '9') || c == '.' || c == 'x'))
+			return false;
+	}
+	return true;
+}
+
+/* One line: REASON [key=value | force ...] /PATTERN/FLAGS */
+static int
+parse_rule(struct classify_rules *r, int section, const char *file,
+    unsigned lineno, char *line, bool user, struct rb_error *err)
+{
+	char *p = line, *slash, *last, *tok;
+	struct rule ru;
+	int errcode, reason;
+	PCRE2_SIZE erroff;
+	uint32_t opts = PCRE2_CASELESS | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+
+	memset(&ru, 0, sizeof(ru));
+	ru.file = file;
+	ru.line = lineno;
+	ru.user = user;
+	slash = strchr(p, '/');
+	last = strrchr(p, '/');
+	if (slash == NULL || last == slash)
+		return rb_error_set(err, EINVAL,
+		    "%s:%u: expected REASON [options] /PATTERN/", file, lineno);
+	*slash = '\0';
+	*last = '\0';
+	for (tok = last + 1; *tok != '\0'; tok++) {
+		if (*tok == 'x')
+			opts |= PCRE2_EXTENDED;
+		else if (*tok == 'c')
+			opts &= ~(uint32_t)PCRE2_CASELESS;
+		else if (*tok != ' ' && *tok != '\t' && *tok != '\r')
+			return rb_error_set(err, EINVAL,
+			    "%s:%u: unknown pattern flag '%c'", file, lineno,
+			    *tok);
+	}
+	/* Words before the pattern. */
+	tok = strtok_r(p, " \t", &p);
+	if (tok == NULL)
+		return rb_error_set(err, EINVAL, "%s:%u: missing reason",
+		    file, lineno);
+	if (strcmp(tok, "*") == 0) {
+		reason = CLASSIFY_R_UNDEFINED;
+	} else if ((reason = classify_reason_from_name(tok)) < 0) {
+		return rb_error_set(err, EINVAL, "%s:%u: unknown reason '%s'",
+		    file, lineno, tok);
+	}
+	ru.reason = (enum classify_reason)reason;
+	while ((tok = strtok_r(NULL, " \t", &p)) != NULL) {
+		if (strcmp(tok, "force") == 0) {
+			ru.force = true;
+		} else if (strncmp(tok, "status=", 7) == 0 &&
+		    cond_ok(tok + 7, sizeof(ru.status_cond))) {
+			memcpy(ru.status_cond, tok + 7, strlen(tok + 7) + 1);
+		} else if (strncmp(tok, "code=", 5) == 0 &&
+		    cond_ok(tok + 5, sizeof(ru.code_cond)) &&
+		    strlen(tok + 5) == 3) {
+			memcpy(ru.code_cond, tok + 5, 4);
+		} else if (strncmp(tok, "type=", 5) == 0 &&
+		    parse_type(tok + 5, &ru.bounce_type) == 0) {
+			;
+		} else if (strncmp(tok, "setstatus=", 10) == 0 &&
+		    status_valid(tok + 10)) {
+			ru.set_status = xstrdup(tok + 10);
+		} else {
+			free(ru.set_status);
+			return rb_error_set(err, EINVAL,
+			    "%s:%u: bad option '%s'", file, lineno, tok);
+		}
+	}
+	ru.re = pcre2_compile((PCRE2_SPTR)(slash + 1), PCRE2_ZERO_TERMINATED,
+	    opts, &errcode, &erroff, NULL);
+	if (ru.re == NULL) {
+		PCRE2_UCHAR msg[160];
+
+		pcre2_get_error_message(errcode, msg, sizeof(msg));
+		free(ru.set_status);
+		return rb_error_set(err, EINVAL,
+		    "%s:%u: pattern error at offset %zu: %s", file, lineno,
+		    (size_t)erroff, (const char *)msg);
+	}
+	/* JIT when available; the interpreter is the fallback. */
+	(void)pcre2_jit_compile(ru.re, PCRE2_JIT_COMPLETE);
+	if (r->total >= RULES_MAX_RULES) {
+		pcre2_code_free(ru.re);
+		free(ru.set_status);
+		return rb_error_set(err, E2BIG, "%s:%u: more than %d rules",
+		    file, lineno, RULES_MAX_RULES);
+	}
+	if (r->n[section] == r->cap[section]) {
+		r->cap[section] = r->cap[section] ? r->cap[section] * 2 : 64;
+		r->rules[section] = xrealloc(r->rules[section],
+		    r->cap[section] * sizeof(struct rule));
+	}
+	r->rules[section][r->n[section]++] = ru;
+	r->total++;
+	return 0;
+}
+
+static int
+load_file(struct classify_rules *r, const char *path, const char *name,
+    bool user, struct rb_error *err)
+{
+	FILE *fp = fopen(path, "r");
+	char line[RULES_MAX_LINE + 2];
+	unsigned lineno = 0;
+	int section = RULES_DIAGNOSTIC;
+	const char *fname;
+	int rc = 0;
+
+	if (fp == NULL)
+		return rb_error_set(err, errno, "%s: %s", path,
+		    strerror(errno));
+	r->files = xrealloc(r->files, (r->n_files + 1) * sizeof(char *));
+	r->files[r->n_files] = xstrdup(name);
+	fname = r->files[r->n_files++];
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		size_t len = strlen(line);
+		char *s = line;
+
+		lineno++;
+		if (len > RULES_MAX_LINE) {
+			rc = rb_error_set(err, EINVAL, "%s:%u: line too long",
+			    name, lineno);
+			break;
+		}
+		while (len > 0 && (line[len - 1] == '\n' ||
+		    line[len - 1] == '\r' || line[len - 1] == ' ' ||
+		    line[len - 1] == '\t'))
+			line[--len] = '\0';
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0' || *s == '#')
+			continue;
+		if (*s == '[') {
+			char *e = strchr(s, ']');
+			int i;
+
+			section = -1;
+			if (e != NULL) {
+				*e = '\0';
+				for (i = 0; i < RULES_SECTION_COUNT; i++) {
+					if (strcmp(s + 1, section_names[i]) == 0)
+						section = i;
+				}
+			}
+			if (section < 0) {
+				rc = rb_error_set(err, EINVAL,
+				    "%s:%u: unknown section '%s'", name,
+				    lineno, s + 1);
+				break;
+			}
+			continue;
+		}
+		if ((rc = parse_rule(r, section, fname, lineno, s, user,
+		    err)) < 0)
+			break;
+	}
+	if (rc == 0 && ferror(fp))
+		rc = rb_error_set(err, EIO, "%s: read error", path);
+	fclose(fp);
+	return rc;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+load_dir(struct classify_rules *r, const char *dir, bool user,
+    struct rb_error *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, i;
+	int rc = 0;
+
+	if (d == NULL)
+		return rb_error_set(err, errno, "rules directory %s: %s", dir,
+		    strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len > 6 && strcmp(de->d_name + len - 6, ".rules") == 0) {
+			names = xrealloc(names, (n + 1) * sizeof(char *));
+			names[n++] = xstrdup(de->d_name);
+		}
+	}
+	closedir(d);
+	/* Files in name order, so "00-local.rules" can go first. */
+	qsort(names, n, sizeof(char *), cmp_str);
+	for (i = 0; i < n && rc == 0; i++) {
+		char path[4096];
+		int w = snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+
+		if (w < 0 || (size_t)w >= sizeof(path))
+			rc = rb_error_set(err, ENAMETOOLONG, "%s: path too long",
+			    names[i]);
+		else
+			rc = load_file(r, path, names[i], user, err);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+int
+classify_rules_load(const char *const *dirs, size_t n_dirs,
+    struct classify_rules **rules_r, struct rb_error *err)
+{
+	struct classify_rules *r = xcalloc(1, sizeof(*r));
+	size_t i;
+
+	r->mctx = pcre2_match_context_create(NULL);
+	pcre2_set_match_limit(r->mctx, RULES_MATCH_LIMIT);
+	pcre2_set_depth_limit(r->mctx, RULES_DEPTH_LIMIT);
+	pcre2_set_heap_limit(r->mctx, RULES_HEAP_LIMIT_KB);
+	for (i = 0; i < n_dirs; i++) {
+		/* Every directory but the last (the built-in rules) is a
+		 * user's: its verdicts beat even a firm status code. */
+		if (load_dir(r, dirs[i], i + 1 < n_dirs, err) < 0) {
+			classify_rules_free(&r);
+			return -1;
+		}
+	}
+	*rules_r = r;
+	return 0;
+}
+
+void
+classify_rules_free(struct classify_rules **rp)
+{
+	struct classify_rules *r = *rp;
+	size_t i, j;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < RULES_SECTION_COUNT; i++) {
+		for (j = 0; j < r->n[i]; j++) {
+			pcre2_code_free(r->rules[i][j].re);
+			free(r->rules[i][j].set_status);
+		}
+		free(r->rules[i]);
+	}
+	for (i = 0; i < r->n_files; i++)
+		free(r->files[i]);
+	free(r->files);
+	pcre2_match_context_free(r->mctx);
+	free(r);
+	*rp = NULL;
+}
+
+size_t
+classify_rules_count(const struct classify_rules *rules)
+{
+	return rules != NULL ? rules->total : 0;
+}
+
+/* "5.7.1" matches "5.7.1"; "5.7." matches any 5.7.x; 'x' is a wildcard. */
+static bool
+match_cond(const char *cond, const char *value, bool prefix_ok)
+{
+	size_t i;
+
+	if (cond[0] == '\0')
+		return true;
+	if (value == NULL || value[0] == '\0')
+		return false;
+	for (i = 0; cond[i] != '\0'; i++) {
+		if (value[i] == '\0')
+			return false;
+		if (cond[i] != 'x' && cond[i] != value[i])
+			return false;
+	}
+	return value[i] == '\0' || (prefix_ok && cond[i - 1] == '.');
+}
+
+static void
+md_destroy(void *p)
+{
+	pcre2_match_data_free(p);
+}
+
+bool
+rules_match(const struct classify_rules *rules, struct classify_arena *a,
+    enum rules_section sec, const char *text, size_t len, const char *status,
+    const char *code, struct rule_match *m_r)
+{
+	void **slot;
+	pcre2_match_data *md;
+	size_t i;
+
+	if (rules == NULL || rules->n[sec] == 0)
+		return false;
+	if (len > RULES_MAX_SUBJECT)
+		len = RULES_MAX_SUBJECT;
+	slot = arena_scratch(a, md_destroy);
+	if (*slot == NULL)
+		*slot = pcre2_match_data_create(1, NULL);
+	md = *slot;
+	for (i = 0; i < rules->n[sec]; i++) {
+		const struct rule *ru = &rules->rules[sec][i];
+		int rc;
+
+		if (!match_cond(ru->status_cond, status, true) ||
+		    !match_cond(ru->code_cond, code, false))
+			continue;
+		rc = pcre2_match(ru->re, (PCRE2_SPTR)text, len, 0, 0, md,
+		    rules->mctx);
+		if (rc < 0)
+			continue;
+		{
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+
+			m_r->reason = ru->reason;
+			m_r->bounce_type = ru->bounce_type;
+			m_r->status = ru->set_status;
+			m_r->user = ru->user;
+			m_r->force = ru->force;
+			m_r->file = ru->file;
+			m_r->line = ru->line;
+			if (ov[0] <= ov[1] && ov[1] <= len) {
+				m_r->matched.p = text + ov[0];
+				m_r->matched.len = ov[1] - ov[0];
+			} else {
+				m_r->matched.p = text;
+				m_r->matched.len = 0;
+			}
+		}
+		return true;
+	}
+	return false;
+}

@@ -1,0 +1,247 @@
+/*
+ * Mailbox readers: one message file, a Maildir (new/ then cur/, names
+ * sorted so runs are repeatable), a directory of message files, an mbox
+ * (detected by its "From " first line) or stdin.  The mbox is streamed a
+ * line at a time: memory is bounded by INGEST_MAX_MESSAGE, whatever the
+ * mailbox size.  ">From " lines are unquoted one level (mboxrd).
+ * Unreadable paths are reported through on_error and reading goes on.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ingest/ingest.h"
+
+/* Bytes read per fread() of a whole file. */
+#define MAILBOX_READ_CHUNK (64u * 1024)
+
+struct reader {
+	ingest_message_fn *fn;
+	ingest_error_fn *on_error;
+	void *ctx;
+	int failed;
+	int stop;
+};
+
+/* "PATH: why" to on_error; reading goes on. */
+static void
+report(struct reader *rd, int code, const char *what, const char *path)
+{
+	struct rb_error err;
+
+	rb_error_set(&err, code, "%s: %s%s", path, what, strerror(code));
+	rd->failed = 1;
+	if (rd->on_error != NULL)
+		rd->on_error(&err, rd->ctx);
+}
+
+static int
+deliver(struct reader *rd, const unsigned char *data, size_t len,
+    const char *path, long index, int truncated)
+{
+	struct ingest_message m = {data, len, path, index, truncated};
+
+	if (rd->stop)
+		return -1;
+	if (rd->fn(&m, rd->ctx) < 0) {
+		rd->stop = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+is_mbox_start(const unsigned char *p, size_t len)
+{
+	return len >= 5 && memcmp(p, "From ", 5) == 0;
+}
+
+/* Stream an mbox already opened on fp, first line already in line. */
+static void
+read_mbox(struct reader *rd, FILE *fp, const char *path, char *line,
+    ssize_t n, size_t linecap)
+{
+	struct buf msg;
+	long index = 0;
+	int truncated = 0, have = 0;
+
+	buf_init(&msg, INGEST_MAX_MESSAGE);
+	do {
+		const char *l = line;
+		size_t ln = (size_t)n;
+
+		if (is_mbox_start((const unsigned char *)l, ln)) {
+			if (have && deliver(rd, msg.data, msg.len, path,
+			    index++, truncated) < 0)
+				break;
+			buf_reset(&msg);
+			truncated = 0;
+			have = 1;
+			continue;
+		}
+		/* mboxrd: ">From " -> "From ", ">>From " -> ">From ". */
+		if (ln > 5 && l[0] == '>') {
+			size_t k = 0;
+
+			while (k < ln && l[k] == '>')
+				k++;
+			if (ln - k >= 5 && memcmp(l + k, "From ", 5) == 0) {
+				l++;
+				ln--;
+			}
+		}
+		if (!truncated && buf_append(&msg, l, ln) < 0)
+			truncated = 1;
+	} while ((n = getline(&line, &linecap, fp)) >= 0);
+	if (have && !rd->stop)
+		(void)deliver(rd, msg.data, msg.len, path, index, truncated);
+	if (ferror(fp))
+		report(rd, EIO, "read error: ", path);
+	buf_free(&msg);
+	free(line);
+}
+
+static void
+read_file(struct reader *rd, const char *path)
+{
+	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	struct buf msg;
+	char *line = NULL;
+	size_t linecap = 0;
+	ssize_t n;
+	int truncated = 0;
+
+	if (fp == NULL) {
+		report(rd, errno, "", path);
+		return;
+	}
+	/* Peek at the first line to tell an mbox from a single message. */
+	n = getline(&line, &linecap, fp);
+	if (n >= 0 && is_mbox_start((const unsigned char *)line, (size_t)n) &&
+	    fp != stdin) {
+		read_mbox(rd, fp, path, line, n, linecap);
+		fclose(fp);
+		return;
+	}
+	buf_init(&msg, INGEST_MAX_MESSAGE);
+	if (n > 0 && buf_append(&msg, line, (size_t)n) < 0)
+		truncated = 1;
+	free(line);
+	for (;;) {
+		char chunk[MAILBOX_READ_CHUNK];
+		size_t got = fread(chunk, 1, sizeof(chunk), fp);
+
+		if (got == 0)
+			break;
+		if (!truncated && buf_append(&msg, chunk, got) < 0) {
+			/* Keep what fits: the notice is at the start. */
+			size_t room = msg.max - msg.len;
+
+			if (room > 0 && buf_append(&msg, chunk, room) < 0)
+				rb_panic("buffer room miscounted");
+			truncated = 1;
+		}
+	}
+	if (ferror(fp))
+		report(rd, EIO, "read error: ", path);
+	else
+		(void)deliver(rd, msg.data != NULL ? msg.data :
+		    (const unsigned char *)"", msg.len, path, -1, truncated);
+	buf_free(&msg);
+	if (fp != stdin)
+		fclose(fp);
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Regular files of dir, sorted; dot files skipped. */
+static void
+read_dir_files(struct reader *rd, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0, i;
+
+	if (d == NULL) {
+		report(rd, errno, "", dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			names = xrealloc(names, cap * sizeof(char *));
+		}
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(char *), cmp_names);
+	for (i = 0; i < n && !rd->stop; i++) {
+		size_t len = strlen(dir) + strlen(names[i]) + 2;
+		char *path = xmalloc(len);
+		struct stat st;
+
+		(void)snprintf(path, len, "%s/%s", dir, names[i]);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			read_file(rd, path);
+		free(path);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int
+is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int
+ingest_read_path(const char *path, ingest_message_fn *fn,
+    ingest_error_fn *on_error, void *ctx)
+{
+	struct reader rd = {fn, on_error, ctx, 0, 0};
+	struct stat st;
+
+	if (strcmp(path, "-") == 0) {
+		read_file(&rd, path);
+		return rd.failed ? -1 : 0;
+	}
+	if (stat(path, &st) < 0) {
+		report(&rd, errno, "", path);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		size_t len = strlen(path) + 5;
+		char *sub = xmalloc(len);
+		int maildir;
+
+		(void)snprintf(sub, len, "%s/cur", path);
+		maildir = is_dir(sub);
+		(void)snprintf(sub, len, "%s/new", path);
+		maildir = maildir && is_dir(sub);
+		if (maildir) {
+			read_dir_files(&rd, sub);
+			(void)snprintf(sub, len, "%s/cur", path);
+			read_dir_files(&rd, sub);
+		} else {
+			read_dir_files(&rd, path);
+		}
+		free(sub);
+	} else {
+		read_file(&rd, path);
+	}
+	return rd.failed ? -1 : 0;
+}
