@@ -49,6 +49,44 @@ add_recipient(struct classify_ctx *c, const char *addr)
 	r->evidence.what = "message/feedback-report (RFC 5965)";
 }
 
+/*
+ * Microsoft's JMRP/SNDS complaints predate ARF's wide use: a plain
+ * multipart/mixed message whose one message/rfc822 part is the reported
+ * message, stamped with X-HmXmrOriginalRecipient (the complainer).
+ */
+static bool
+jmrp_read(struct classify_ctx *c)
+{
+	struct classify_verdict *v = c->v;
+	const char *rcpt = NULL;
+	size_t i;
+
+	for (i = 0; i + 1 < c->tree.n; i++) {
+		const struct mime_part *p = &c->tree.parts[i];
+
+		if (p->in_message || strcmp(p->type, "message/rfc822") != 0 ||
+		    c->tree.parts[i + 1].parent != (int)i)
+			continue;
+		rcpt = mime_header_get(c->a, &c->tree.parts[i + 1].headers,
+		    "X-HmXmrOriginalRecipient");
+		break;
+	}
+	if (rcpt == NULL)
+		return false;
+	v->kind = CLASSIFY_KIND_ARF;
+	v->layout = "jmrp";
+	v->feedback_type = "abuse";
+	v->source_ip = mime_header_get(c->a, &c->tree.parts[i + 1].headers,
+	    "X-Reporter-IP");
+	ctx_find_original(c);
+	{
+		const char *addr = text_address(c->a, rcpt);
+
+		add_recipient(c, addr != NULL ? addr : rcpt);
+	}
+	return true;
+}
+
 bool
 arf_read(struct classify_ctx *c)
 {
@@ -60,7 +98,7 @@ arf_read(struct classify_ctx *c)
 	size_t i;
 
 	if (rp == NULL)
-		return false;
+		return jmrp_read(c);
 	body = mime_decode(c->a, rp);
 	dsn_fields(c->a, body, &h);
 	v->kind = CLASSIFY_KIND_ARF;

@@ -165,6 +165,27 @@ ctx_set_original(struct classify_ctx *c, const struct mime_headers *h)
 	    "Return-Path"));
 }
 
+struct span
+ctx_notice(struct classify_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->tree.n; i++) {
+		struct mime_part *p = &c->tree.parts[i];
+
+		if (p->in_message)
+			continue;
+		if (strncmp(p->type, "text/", 5) == 0 &&
+		    strcmp(p->type, "text/rfc822-headers") != 0)
+			return mime_decode(c->a, p);
+	}
+	/* A multipart whose boundary never occurs: its body is the text. */
+	if (c->tree.n == 1 && strncmp(c->tree.parts[0].type, "multipart/",
+	    10) == 0)
+		return mime_decode(c->a, &c->tree.parts[0]);
+	return (struct span){"", 0};
+}
+
 void
 ctx_find_original(struct classify_ctx *c)
 {

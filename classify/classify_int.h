@@ -168,6 +168,10 @@ struct classify_ctx {
 struct classify_recipient *ctx_add_recipient(struct classify_ctx *c);
 /* Fill v->original from a header block (message/rfc822 or headers). */
 void ctx_set_original(struct classify_ctx *c, const struct mime_headers *h);
+/* The human-readable notice: first text part outside the returned
+ * message (transfer-decoded, UTF-8), or the whole body of a multipart
+ * that has no parts.  Empty span if none. */
+struct span ctx_notice(struct classify_ctx *c);
 /* Find and read the returned/reported message part, if any. */
 void ctx_find_original(struct classify_ctx *c);
 

@@ -129,6 +129,10 @@ read_recipient(struct classify_ctx *c, const struct mime_headers *h)
 	    text_find_status(diag, strlen(diag), code) &&
 	    (r->status[0] == '\0' || code[0] == r->status[0]))
 		r->status = arena_strdup(a, code);
+	/* "Status: 4.0.0 (host name lookup failure)": the comment is the
+	 * only diagnostic some MTAs (PMDF, old Sendmail) give. */
+	if (diag == NULL && status != NULL && strchr(status, '(') != NULL)
+		r->diagnostic = arena_strdup(a, strchr(status, '('));
 	r->reply_code = "";
 	if (diag != NULL && text_find_reply_code(diag, strlen(diag), reply))
 		r->reply_code = arena_strdup(a, reply);
@@ -172,32 +176,14 @@ read_message_block(struct classify_ctx *c, const struct mime_headers *h)
 	}
 }
 
-bool
-dsn_read(struct classify_ctx *c)
+/* Parse "Name: value" blocks of text; true if a recipient was found. */
+static bool
+parse_blocks(struct classify_ctx *c, struct span body, bool inline_text)
 {
-	struct mime_part *ds = NULL;
-	struct span body;
-	const char *p, *end, *start;
-	size_t i, before = c->n_rcpts;
+	const char *end = body.p + body.len, *start = body.p;
+	size_t before = c->n_rcpts;
 	bool first = true;
 
-	for (i = 0; i < c->tree.n; i++) {
-		struct mime_part *part = &c->tree.parts[i];
-
-		if (part->in_message)
-			continue;
-		if (strcmp(part->type, "message/delivery-status") == 0 ||
-		    strcmp(part->type, "message/global-delivery-status") == 0) {
-			ds = part;
-			break;
-		}
-	}
-	if (ds == NULL)
-		return false;
-	body = mime_decode(c->a, ds);
-	p = body.p;
-	end = body.p + body.len;
-	start = p;
 	while (start < end) {
 		const char *q = start, *bend;
 		struct mime_headers h;
@@ -229,13 +215,145 @@ dsn_read(struct classify_ctx *c)
 			read_recipient(c, &h);
 		else if (first)
 			read_message_block(c, &h);
+		else if (inline_text)
+			break; /* the returned message's headers follow */
 		first = false;
 		start = bend;
 	}
-	if (c->n_rcpts == before)
+	return c->n_rcpts > before;
+}
+
+/* Offset of the first line of text starting with one of the DSN fields. */
+static const char *
+inline_dsn_start(struct span t)
+{
+	static const char *const names[] = {"Reporting-MTA:",
+	    "Final-Recipient:", "Original-Recipient:"};
+	const char *p = t.p, *end = t.p + t.len;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t i;
+
+		for (i = 0; i < 3; i++) {
+			if (text_istarts(p, (size_t)(end - p), names[i]))
+				return p;
+		}
+		p = eol != NULL ? eol + 1 : end;
+	}
+	return NULL;
+}
+
+/*
+ * No Diagnostic-Code: Sendmail and others put the SMTP transcript in the
+ * human-readable part instead.  Take the notice lines naming the
+ * recipient (address or local part) or starting with a reply code.
+ */
+static void
+diagnostic_from_notice(struct classify_ctx *c, struct classify_recipient *r,
+    struct span notice)
+{
+	const char *p = notice.p, *end = notice.p + notice.len;
+	const char *at = strchr(r->address, '@');
+	size_t lplen = at != NULL ? (size_t)(at - r->address) : 0;
+	struct buf b;
+	unsigned lines = 0;
+
+	if (r->address[0] == '\0' || notice.len == 0)
+		return;
+	buf_init(&b, CLASSIFY_MAX_DIAGNOSTIC);
+	while (p < end && lines < 8) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *e = eol != NULL ? eol : end;
+		size_t n = (size_t)(e - p);
+		bool take = text_icase_find(p, n, r->address) != NULL;
+
+		if (!take && lplen >= 3) {
+			char *lp = arena_strndup(c->a, r->address, lplen);
+
+			take = text_icase_find(p, n, lp) != NULL;
+		}
+		if (!take && n > 4 && (p[0] == '4' || p[0] == '5') &&
+		    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+		    (p[3] == ' ' || p[3] == '-'))
+			take = true;
+		if (take) {
+			if ((b.len > 0 && buf_putc(&b, ' ') < 0) ||
+			    buf_append(&b, p, n) < 0)
+				break;
+			lines++;
+		}
+		p = eol != NULL ? eol + 1 : end;
+	}
+	if (b.len > 0) {
+		char code[16], reply[4];
+		const char *d = text_valid_utf8(c->a, text_collapse(c->a,
+		    (const char *)b.data, b.len), strlen(text_collapse(c->a,
+		    (const char *)b.data, b.len)));
+
+		r->diagnostic = d;
+		if (r->status[0] == '\0' && text_find_status(d, strlen(d),
+		    code))
+			r->status = arena_strdup(c->a, code);
+		if (r->reply_code[0] == '\0') {
+			const char *q;
+
+			for (q = d; *q != '\0'; q++) {
+				if ((q == d || q[-1] == ' ') &&
+				    text_find_reply_code(q, strlen(q), reply) &&
+				    q[0] != '2') {
+					r->reply_code = arena_strdup(c->a,
+					    reply);
+					break;
+				}
+			}
+		}
+	}
+	buf_free(&b);
+}
+
+bool
+dsn_read(struct classify_ctx *c)
+{
+	struct mime_part *ds = NULL;
+	struct span notice = ctx_notice(c);
+	size_t i, before = c->n_rcpts;
+	bool found = false;
+
+	for (i = 0; i < c->tree.n; i++) {
+		struct mime_part *part = &c->tree.parts[i];
+
+		if (part->in_message)
+			continue;
+		if (strcmp(part->type, "message/delivery-status") == 0 ||
+		    strcmp(part->type, "message/global-delivery-status") == 0) {
+			ds = part;
+			break;
+		}
+	}
+	if (ds != NULL) {
+		found = parse_blocks(c, mime_decode(c->a, ds), false);
+		c->v->layout = strcmp(ds->type,
+		    "message/global-delivery-status") == 0 ? "rfc6533" :
+		    "rfc3464";
+	} else {
+		/* The DSN fields written into the text itself (no MIME
+		 * structure, or a text/plain part holding them). */
+		const char *st = inline_dsn_start(notice);
+
+		if (st != NULL) {
+			found = parse_blocks(c, (struct span){st,
+			    (size_t)(notice.p + notice.len - st)}, true);
+			c->v->layout = "rfc3464-inline";
+			notice.len = (size_t)(st - notice.p);
+		}
+	}
+	if (!found)
 		return false;
+	for (i = before; i < c->n_rcpts; i++) {
+		if (c->rcpts[i].diagnostic == NULL)
+			diagnostic_from_notice(c, &c->rcpts[i], notice);
+	}
 	c->v->kind = CLASSIFY_KIND_DSN;
-	c->v->layout = strcmp(ds->type, "message/global-delivery-status") ==
-	    0 ? "rfc6533" : "rfc3464";
 	return true;
 }

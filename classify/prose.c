@@ -24,24 +24,6 @@
 /* Bytes of notice read: the notice is short, the rest is the original. */
 #define PROSE_MAX_NOTICE (64u * 1024)
 
-static struct span
-notice_text(struct classify_ctx *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->tree.n; i++) {
-		struct mime_part *p = &c->tree.parts[i];
-
-		if (p->in_message)
-			continue;
-		if (strcmp(p->type, "text/plain") == 0 ||
-		    strcmp(p->type, "text/html") == 0 ||
-		    (i == 0 && strncmp(p->type, "multipart/", 10) != 0))
-			return mime_decode(c->a, p);
-	}
-	return (struct span){"", 0};
-}
-
 /* Cut the notice where the returned message begins. */
 static struct span
 cut_returned(struct classify_ctx *c, struct span s)
@@ -84,6 +66,29 @@ excluded(struct classify_ctx *c, const char *addr)
 	if (v->original.from_addr != NULL &&
 	    g_ascii_strcasecmp(v->original.from_addr, addr) == 0)
 		return true;
+	return false;
+}
+
+/* "Message-Id: <x@y>", "Received: ..." inside a notice are not recipients. */
+static bool
+header_like(const char *line, size_t len)
+{
+	static const char *const names[] = {"message-id:", "return-path:",
+	    "received:", "reporting-mta:", "x-postfix-sender:", "reply-to:",
+	    "in-reply-to:", "references:", "arrival-date:", "sender:",
+	    "from:", "to:", "cc:", "envelope-to:", "delivered-to:",
+	    "x-original-to:", "return-receipt-to:", "errors-to:", "date:",
+	    "dkim-signature:", "list-unsubscribe:", "x-"};
+	size_t i;
+
+	while (len > 0 && (*line == ' ' || *line == '>')) {
+		line++;
+		len--;
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (text_istarts(line, len, names[i]))
+			return true;
+	}
 	return false;
 }
 
@@ -174,9 +179,7 @@ scan_recipients(struct classify_ctx *c, struct span notice,
 
 			addr = text_address(c->a, line);
 			if (addr != NULL && (excluded(c, addr) ||
-			    text_istarts(line, strlen(line), "from:") ||
-			    text_istarts(line, strlen(line), "to:") ||
-			    text_istarts(line, strlen(line), "sender:")))
+			    header_like(line, strlen(line))))
 				addr = NULL;
 			if (addr != NULL && n_failed > 0) {
 				size_t i;
@@ -231,7 +234,7 @@ prose_read(struct classify_ctx *c)
 	    RULES_BOUNCE_FROM, from, strlen(from), NULL, NULL, &m);
 	subj_hit = subj != NULL && rules_match(c->rules, c->a,
 	    RULES_BOUNCE_SUBJECT, subj, strlen(subj), NULL, NULL, &m);
-	notice = cut_returned(c, notice_text(c));
+	notice = cut_returned(c, ctx_notice(c));
 	body_hit = rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
 	    notice.len, NULL, NULL, &m);
 	if (!(xf != NULL || (from_hit && (subj_hit || body_hit)) ||

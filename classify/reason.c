@@ -103,6 +103,37 @@ set_rule_evidence(struct classify_arena *a, struct classify_recipient *r,
 		r->bounce_type = m->bounce_type;
 }
 
+/*
+ * The SMTP command a reply answered, when the text says: "(in reply to
+ * RCPT TO command)", ">>> DATA", "after end of data".  NULL if unknown.
+ */
+static const char *
+smtp_command(const char *text)
+{
+	size_t n = strlen(text);
+
+	if (text_icase_find(text, n, "rcpt to") != NULL ||
+	    text_icase_find(text, n, "rcpt command") != NULL ||
+	    text_icase_find(text, n, ">>> rcpt") != NULL)
+		return "RCPT";
+	if (text_icase_find(text, n, "end of data") != NULL ||
+	    text_icase_find(text, n, "reply to data") != NULL ||
+	    text_icase_find(text, n, "after data") != NULL ||
+	    text_icase_find(text, n, ">>> data") != NULL)
+		return "DATA";
+	if (text_icase_find(text, n, "mail from") != NULL)
+		return "MAIL";
+	return NULL;
+}
+
+/* A reply quoting the recipient ("<a@b>: User unknown") answered RCPT. */
+static bool
+names_recipient(const char *text, const char *addr)
+{
+	return addr != NULL && addr[0] != '\0' &&
+	    text_icase_find(text, strlen(text), addr) != NULL;
+}
+
 static enum classify_reason
 reply_code_reason(const char *code)
 {
@@ -147,6 +178,21 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		    r->status);
 	} else if (have_rule) {
 		set_rule_evidence(a, r, &m);
+		/*
+		 * "User unknown" said to anything but RCPT TO, with no status
+		 * naming a bad mailbox, is a filter in disguise: the mailbox
+		 * was accepted at RCPT, then the message refused (carriers do
+		 * this to spam).  The address is not dead; do not suppress.
+		 */
+		if (r->reason == CLASSIFY_R_USERUNKNOWN && !(have_status &&
+		    si.reason == CLASSIFY_R_USERUNKNOWN) &&
+		    (smtp_command(text) == NULL ||
+		    strcmp(smtp_command(text), "RCPT") != 0) &&
+		    !names_recipient(text, r->address)) {
+			r->reason = CLASSIFY_R_FILTERED;
+			r->evidence.what = m.user ? "user rule (not at RCPT: "
+			    "filtered)" : "rule (not at RCPT: filtered)";
+		}
 	} else if (have_status && si.reason != CLASSIFY_R_UNDEFINED) {
 		r->reason = si.reason;
 		r->evidence.kind = CLASSIFY_EV_STATUS;

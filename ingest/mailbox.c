@@ -59,6 +59,20 @@ is_mbox_start(const unsigned char *p, size_t len)
 	return len >= 5 && memcmp(p, "From ", 5) == 0;
 }
 
+/*
+ * A file named *.eml or *.msg holds one message even when it starts with
+ * an mbox "From " line (saved by a mail client), and its body may quote
+ * unescaped "From " lines.
+ */
+static int
+single_message_name(const char *path)
+{
+	size_t n = strlen(path);
+
+	return (n > 4 && (strcmp(path + n - 4, ".eml") == 0 ||
+	    strcmp(path + n - 4, ".msg") == 0));
+}
+
 /* Stream an mbox already opened on fp, first line already in line. */
 static void
 read_mbox(struct reader *rd, FILE *fp, const char *path, char *line,
@@ -121,7 +135,7 @@ read_file(struct reader *rd, const char *path)
 	/* Peek at the first line to tell an mbox from a single message. */
 	n = getline(&line, &linecap, fp);
 	if (n >= 0 && is_mbox_start((const unsigned char *)line, (size_t)n) &&
-	    fp != stdin) {
+	    fp != stdin && !single_message_name(path)) {
 		read_mbox(rd, fp, path, line, n, linecap);
 		fclose(fp);
 		return;
