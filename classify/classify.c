@@ -314,6 +314,16 @@ finish_recipients(struct classify_ctx *c)
 	}
 }
 
+static bool
+from_mail_system(struct classify_ctx *c)
+{
+	const char *from = c->v->report_from;
+	struct rule_match m;
+
+	return from != NULL && rules_match(c->rules, c->a, RULES_BOUNCE_FROM,
+	    from, strlen(from), NULL, NULL, &m);
+}
+
 int
 classify_message(const struct classify_rules *rules,
     const unsigned char *msg, size_t len, time_t now,
@@ -352,7 +362,12 @@ classify_message(const struct classify_rules *rules,
 			if (t != 0)
 				v->report_time = t;
 		}
-		if (!arf_read(&c) && !dsn_read(&c) && !autoreply_read(&c))
+		/* Exim and others mark their bounces "Auto-Submitted:
+		 * auto-replied": a mail system's notice is read as a bounce
+		 * before it is taken for an auto-reply. */
+		if (!arf_read(&c) && !dsn_read(&c) &&
+		    !(from_mail_system(&c) && prose_read(&c)) &&
+		    !autoreply_read(&c))
 			(void)prose_read(&c);
 		if (v->kind == CLASSIFY_KIND_DSN ||
 		    v->kind == CLASSIFY_KIND_PROSE)

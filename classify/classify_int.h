@@ -121,6 +121,7 @@ enum rules_section {
 	RULES_BOUNCE_BODY,  /* markers that a body is a bounce notice */
 	RULES_NOT_BOUNCE,   /* markers that it is not */
 	RULES_RETURNED,     /* line where the returned message starts */
+	RULES_DELAYED,      /* notice wording of a delay warning */
 	RULES_SECTION_COUNT
 };
 

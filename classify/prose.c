@@ -301,6 +301,12 @@ prose_read(struct classify_ctx *c)
 			}
 		}
 	}
+	/* A delay warning in prose: the MTA is still trying. */
+	if (rules_match(c->rules, c->a, RULES_DELAYED, notice.p, notice.len,
+	    NULL, NULL, &m)) {
+		for (i = before; i < c->n_rcpts; i++)
+			c->rcpts[i].action = "delayed";
+	}
 	v->kind = CLASSIFY_KIND_PROSE;
 	v->layout = "prose";
 	return true;

@@ -57,7 +57,7 @@ struct classify_rules {
 
 static const char *const section_names[RULES_SECTION_COUNT] = {
 	"diagnostic", "autoreply-subject", "autoreply-header", "bounce-from",
-	"bounce-subject", "bounce-body", "not-bounce", "returned-message",
+	"bounce-subject", "bounce-body", "not-bounce", "returned-message", "delayed",
 };
 
 static int
