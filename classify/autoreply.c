@@ -10,26 +10,51 @@
 
 #include "classify_int.h"
 
-/* Header lines are matched as "Name: value" (one line, unfolded). */
+/*
+ * The header block, one "Name: value" per line (unfolded), is matched
+ * once with multi-line anchors, not one call per header.
+ */
 static bool
 header_rule(struct classify_ctx *c, const char **marker_r)
 {
 	const struct mime_headers *h = c->top;
+	struct rule_match m;
+	struct buf b;
 	size_t i;
+	bool hit;
 
+	buf_init(&b, CLASSIFY_MAX_HEADER_BYTES);
 	for (i = 0; i < h->n; i++) {
-		struct rule_match m;
-		const char *v = mime_value_clean(c->a, h->h[i].value, false);
-		char *line = arena_printf(c->a, "%.*s: %s",
-		    (int)h->h[i].name.len, h->h[i].name.p, v);
+		const struct mime_header *x = &h->h[i];
+		size_t k;
 
-		if (rules_match(c->rules, c->a, RULES_AUTOREPLY_HEADER, line,
-		    strlen(line), NULL, NULL, &m)) {
-			*marker_r = line;
-			return true;
+		if (buf_append(&b, x->name.p, x->name.len) < 0 ||
+		    buf_append(&b, ": ", 2) < 0)
+			break;
+		for (k = 0; k < x->value.len; k++) {
+			char ch = x->value.p[k] == '\n' ? ' ' : x->value.p[k];
+
+			if (buf_putc(&b, ch) < 0)
+				break;
 		}
+		if (buf_putc(&b, '\n') < 0)
+			break;
 	}
-	return false;
+	hit = b.len > 0 && rules_match(c->rules, c->a, RULES_AUTOREPLY_HEADER,
+	    (const char *)b.data, b.len, NULL, NULL, &m);
+	if (hit) {
+		const char *s = m.matched.p, *e;
+		const char *base = (const char *)b.data;
+
+		/* The whole matched line is the marker. */
+		while (s > base && s[-1] != '\n')
+			s--;
+		e = strchr(s, '\n');
+		*marker_r = text_valid_utf8(c->a, s, e != NULL ?
+		    (size_t)(e - s) : strlen(s));
+	}
+	buf_free(&b);
+	return hit;
 }
 
 bool

@@ -223,17 +223,20 @@ static struct span
 to_lf(struct classify_arena *a, const unsigned char *msg, size_t len)
 {
 	char *o = arena_alloc(a, len + 1);
-	size_t i, j = 0;
+	size_t i = 0, j = 0;
 
-	for (i = 0; i < len; i++) {
-		unsigned char ch = msg[i];
+	while (i < len) {
+		const unsigned char *cr = memchr(msg + i, '\r', len - i);
+		size_t run = cr != NULL ? (size_t)(cr - (msg + i)) : len - i;
 
-		if (ch == '\r') {
-			if (i + 1 < len && msg[i + 1] == '\n')
-				continue;
-			ch = '\n';
-		}
-		o[j++] = (char)ch;
+		memcpy(o + j, msg + i, run);
+		i += run;
+		j += run;
+		if (cr == NULL)
+			break;
+		/* CRLF -> LF, bare CR -> LF. */
+		o[j++] = '\n';
+		i += (i + 1 < len && msg[i + 1] == '\n') ? 2 : 1;
 	}
 	o[j] = '\0';
 	return (struct span){o, j};

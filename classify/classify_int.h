@@ -144,6 +144,11 @@ bool rules_match(const struct classify_rules *rules, struct classify_arena *a,
     enum rules_section sec, const char *text, size_t len, const char *status,
     const char *code, struct rule_match *m_r);
 
+/* Earliest offset in text where any rule of sec matches (multi-line). */
+bool rules_earliest(const struct classify_rules *rules,
+    struct classify_arena *a, enum rules_section sec, const char *text,
+    size_t len, size_t *off_r);
+
 /* reason.c: decide a recipient's reason from status, code and text. */
 void reason_decide(const struct classify_rules *rules,
     struct classify_arena *a, struct classify_recipient *r);

@@ -477,15 +477,19 @@ mime_decode(struct classify_arena *a, struct mime_part *p)
 	if ((strncmp(p->type, "text/", 5) == 0 ||
 	    strncmp(p->type, "message/", 8) == 0) &&
 	    needs_conversion(p->charset, s)) {
-		const char *cs = g_mime_charset_iconv_name(p->charset);
-		gsize out_len = 0;
-		char *u = g_convert(s.p, (gssize)s.len, "UTF-8", cs, NULL,
-		    &out_len, NULL);
+		/* gmime's iconv cache keeps converters open: g_convert()
+		 * would load the charset module anew on every call. */
+		iconv_t cd = g_mime_iconv_open("UTF-8", p->charset);
 
-		if (u != NULL) {
-			s.p = arena_strndup(a, u, out_len);
-			s.len = out_len;
-			g_free(u);
+		if (cd != (iconv_t)-1) {
+			char *u = g_mime_iconv_strndup(cd, s.p, s.len);
+
+			g_mime_iconv_close(cd);
+			if (u != NULL) {
+				s.len = strlen(u);
+				s.p = arena_strndup(a, u, s.len);
+				g_free(u);
+			}
 		}
 	}
 	p->decoded = s;

@@ -28,21 +28,13 @@
 static struct span
 cut_returned(struct classify_ctx *c, struct span s)
 {
-	const char *p = s.p, *end = s.p + s.len;
+	size_t off;
 
 	if (s.len > PROSE_MAX_NOTICE)
-		end = s.p + PROSE_MAX_NOTICE;
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *e = eol != NULL ? eol : end;
-		struct rule_match m;
-
-		if (e > p && rules_match(c->rules, c->a, RULES_RETURNED, p,
-		    (size_t)(e - p), NULL, NULL, &m))
-			return (struct span){s.p, (size_t)(p - s.p)};
-		p = eol != NULL ? eol + 1 : end;
-	}
-	return (struct span){s.p, (size_t)(end - s.p)};
+		s.len = PROSE_MAX_NOTICE;
+	if (rules_earliest(c->rules, c->a, RULES_RETURNED, s.p, s.len, &off))
+		s.len = off;
+	return s;
 }
 
 static bool
@@ -150,11 +142,12 @@ static const char *
 lines_text(struct classify_ctx *c, const char *from, const char *to)
 {
 	size_t n = (size_t)(to - from);
+	const char *t;
 
 	if (n > CLASSIFY_MAX_DIAGNOSTIC)
 		n = CLASSIFY_MAX_DIAGNOSTIC;
-	return text_valid_utf8(c->a, text_collapse(c->a, from, n),
-	    strlen(text_collapse(c->a, from, n)));
+	t = text_collapse(c->a, from, n);
+	return text_valid_utf8(c->a, t, strlen(t));
 }
 
 static void
@@ -234,8 +227,12 @@ prose_read(struct classify_ctx *c)
 	    RULES_BOUNCE_FROM, from, strlen(from), NULL, NULL, &m);
 	subj_hit = subj != NULL && rules_match(c->rules, c->a,
 	    RULES_BOUNCE_SUBJECT, subj, strlen(subj), NULL, NULL, &m);
+	if (xf == NULL && !from_hit && !subj_hit)
+		return false;
 	notice = cut_returned(c, ctx_notice(c));
-	body_hit = rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
+	/* The body wording is read only when it can decide. */
+	body_hit = (xf == NULL && !(from_hit && subj_hit)) &&
+	    rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
 	    notice.len, NULL, NULL, &m);
 	if (!(xf != NULL || (from_hit && (subj_hit || body_hit)) ||
 	    (subj_hit && body_hit)))
@@ -279,18 +276,29 @@ prose_read(struct classify_ctx *c)
 		fill_recipient(c, r, lines_text(c, notice.p,
 		    notice.p + notice.len));
 	}
-	/* A recipient segment naming no cause: read the whole notice. */
+	/* A recipient segment naming no cause: read the whole notice,
+	 * once for all such recipients. */
+	{
+		struct classify_recipient whole;
+		bool have_whole = false;
+
 	for (i = before; i < c->n_rcpts; i++) {
 		struct classify_recipient *r = &c->rcpts[i];
 
 		reason_decide(c->rules, c->a, r);
 		if (r->reason == CLASSIFY_R_UNDEFINED ||
 		    r->reason == CLASSIFY_R_ONHOLD) {
-			struct classify_recipient copy = *r;
+			struct classify_recipient copy;
 
-			fill_recipient(c, &copy, lines_text(c, notice.p,
-			    notice.p + notice.len));
-			reason_decide(c->rules, c->a, &copy);
+			if (!have_whole) {
+				memset(&whole, 0, sizeof(whole));
+				whole.address = r->address;
+				fill_recipient(c, &whole, lines_text(c,
+				    notice.p, notice.p + notice.len));
+				reason_decide(c->rules, c->a, &whole);
+				have_whole = true;
+			}
+			copy = whole;
 			if (copy.reason != CLASSIFY_R_UNDEFINED &&
 			    copy.reason != CLASSIFY_R_ONHOLD) {
 				r->reason = copy.reason;
@@ -300,6 +308,7 @@ prose_read(struct classify_ctx *c)
 					r->status = copy.status;
 			}
 		}
+	}
 	}
 	/* A delay warning in prose: the MTA is still trying. */
 	if (rules_match(c->rules, c->a, RULES_DELAYED, notice.p, notice.len,

@@ -99,7 +99,7 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 	struct rule ru;
 	int errcode, reason;
 	PCRE2_SIZE erroff;
-	uint32_t opts = PCRE2_CASELESS | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+	uint32_t opts = PCRE2_CASELESS | PCRE2_MULTILINE;
 
 	memset(&ru, 0, sizeof(ru));
 	ru.file = file;
@@ -154,6 +154,17 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 			free(ru.set_status);
 			return rb_error_set(err, EINVAL,
 			    "%s:%u: bad option '%s'", file, lineno, tok);
+		}
+	}
+	/*
+	 * UTF mode only for patterns with non-ASCII text: byte-mode caseless
+	 * matching is several times faster, and ASCII patterns mean the same
+	 * in both (".{0,40}" then counts bytes, a harmless difference).
+	 */
+	for (tok = slash + 1; *tok != '\0'; tok++) {
+		if ((unsigned char)*tok >= 0x80) {
+			opts |= PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+			break;
 		}
 	}
 	ru.re = pcre2_compile((PCRE2_SPTR)(slash + 1), PCRE2_ZERO_TERMINATED,
@@ -422,4 +433,40 @@ rules_match(const struct classify_rules *rules, struct classify_arena *a,
 		return true;
 	}
 	return false;
+}
+
+bool
+rules_earliest(const struct classify_rules *rules, struct classify_arena *a,
+    enum rules_section sec, const char *text, size_t len, size_t *off_r)
+{
+	void **slot;
+	pcre2_match_data *md;
+	size_t i, best = len;
+	bool found = false;
+
+	if (rules == NULL || rules->n[sec] == 0)
+		return false;
+	if (len > RULES_MAX_SUBJECT)
+		len = RULES_MAX_SUBJECT;
+	slot = arena_scratch(a, md_destroy);
+	if (*slot == NULL)
+		*slot = pcre2_match_data_create(1, NULL);
+	md = *slot;
+	for (i = 0; i < rules->n[sec]; i++) {
+		/* Only text before the best match so far can do better. */
+		size_t lim = found ? best : len;
+
+		if (pcre2_match(rules->rules[sec][i].re, (PCRE2_SPTR)text, lim,
+		    0, 0, md, rules->mctx) >= 0) {
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+
+			if (ov[0] < best) {
+				best = ov[0];
+				found = true;
+			}
+		}
+	}
+	if (found)
+		*off_r = best;
+	return found;
 }
