@@ -50,8 +50,10 @@ header_rule(struct classify_ctx *c, const char **marker_r)
 		while (s > base && s[-1] != '\n')
 			s--;
 		e = strchr(s, '\n');
-		*marker_r = text_valid_utf8(c->a, s, e != NULL ?
+		*marker_r = text_collapse(c->a, s, e != NULL ?
 		    (size_t)(e - s) : strlen(s));
+		*marker_r = text_valid_utf8(c->a, *marker_r,
+		    strlen(*marker_r));
 	}
 	buf_free(&b);
 	return hit;

@@ -372,8 +372,7 @@ classify_message(const struct classify_rules *rules,
 		    !(from_mail_system(&c) && prose_read(&c)) &&
 		    !autoreply_read(&c))
 			(void)prose_read(&c);
-		if (v->kind == CLASSIFY_KIND_DSN ||
-		    v->kind == CLASSIFY_KIND_PROSE)
+		if (v->kind == CLASSIFY_KIND_DSN)
 			ctx_find_original(&c);
 	}
 	finish_recipients(&c);

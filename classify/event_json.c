@@ -100,8 +100,6 @@ rebound_object(const struct classify_verdict *v,
 	if (v->identity != NULL) {
 		json_object_set_new(rb, "identity", json_string(v->identity));
 		attribution = "headers";
-	} else {
-		json_object_set_new(rb, "identity", json_null());
 	}
 	json_object_set_new(rb, "attribution", json_string(attribution));
 	json_object_set_new(rb, "geo", json_object());
@@ -266,7 +264,8 @@ classify_event_json(const struct classify_verdict *v, size_t ei,
 		json_decref(body);
 		break;
 	}
-	json_object_set_new(root, "mail", mail_object(v));
+	if (e->type != CLASSIFY_EVENT_NOT_FEEDBACK)
+		json_object_set_new(root, "mail", mail_object(v));
 	json_object_set_new(root, "rebound", rebound_object(v, src));
 	out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(root);

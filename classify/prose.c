@@ -24,17 +24,50 @@
 /* Bytes of notice read: the notice is short, the rest is the original. */
 #define PROSE_MAX_NOTICE (64u * 1024)
 
-/* Cut the notice where the returned message begins. */
+/*
+ * Cut the notice where the returned message begins; *rest_r is the text
+ * after the marker line (the returned message inline), or empty.
+ */
 static struct span
-cut_returned(struct classify_ctx *c, struct span s)
+cut_returned(struct classify_ctx *c, struct span s, struct span *rest_r)
 {
-	size_t off;
+	size_t off, full = s.len;
 
+	rest_r->p = "";
+	rest_r->len = 0;
 	if (s.len > PROSE_MAX_NOTICE)
 		s.len = PROSE_MAX_NOTICE;
-	if (rules_earliest(c->rules, c->a, RULES_RETURNED, s.p, s.len, &off))
+	if (rules_earliest(c->rules, c->a, RULES_RETURNED, s.p, s.len, &off)) {
+		const char *nl = memchr(s.p + off, '\n', full - off);
+
+		if (nl != NULL) {
+			const char *r = nl + 1, *end = s.p + full;
+
+			/* Blank lines and indentation before the headers. */
+			while (r < end && (*r == '\n' || *r == ' '))
+				r++;
+			rest_r->p = r;
+			rest_r->len = (size_t)(end - r);
+		}
 		s.len = off;
+	}
 	return s;
+}
+
+/* The returned message pasted into the notice: read its headers. */
+static void
+inline_original(struct classify_ctx *c, struct span rest)
+{
+	struct mime_headers h;
+	struct span body;
+
+	if (rest.len == 0 || c->v->original.message_id != NULL ||
+	    c->v->original.from != NULL)
+		return;
+	mime_parse_headers(c->a, rest, &h, &body);
+	if (mime_header_raw(&h, "From") != NULL ||
+	    mime_header_raw(&h, "Message-ID") != NULL)
+		ctx_set_original(c, &h);
 }
 
 static bool
@@ -215,7 +248,7 @@ prose_read(struct classify_ctx *c)
 	const char *from = v->report_from, *subj = v->report_subject;
 	const char *xf = mime_header_get(c->a, c->top, "X-Failed-Recipients");
 	struct rule_match m;
-	struct span notice;
+	struct span notice, rest;
 	bool from_hit, subj_hit, body_hit;
 	const char **failed = NULL;
 	size_t n_failed = 0, i, before = c->n_rcpts;
@@ -229,7 +262,7 @@ prose_read(struct classify_ctx *c)
 	    RULES_BOUNCE_SUBJECT, subj, strlen(subj), NULL, NULL, &m);
 	if (xf == NULL && !from_hit && !subj_hit)
 		return false;
-	notice = cut_returned(c, ctx_notice(c));
+	notice = cut_returned(c, ctx_notice(c), &rest);
 	/* The body wording is read only when it can decide. */
 	body_hit = (xf == NULL && !(from_hit && subj_hit)) &&
 	    rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
@@ -238,6 +271,7 @@ prose_read(struct classify_ctx *c)
 	    (subj_hit && body_hit)))
 		return false;
 	ctx_find_original(c);
+	inline_original(c, rest);
 	if (xf != NULL) {
 		/* Exim: the header lists every failed address. */
 		char *list = arena_strdup(c->a, xf), *save = NULL, *tok;
