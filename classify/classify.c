@@ -368,7 +368,7 @@ classify_message(const struct classify_rules *rules,
 		/* Exim and others mark their bounces "Auto-Submitted:
 		 * auto-replied": a mail system's notice is read as a bounce
 		 * before it is taken for an auto-reply. */
-		if (!arf_read(&c) && !dsn_read(&c) &&
+		if (!arf_read(&c) && !dsn_read(&c) && !sesjson_read(&c) &&
 		    !(from_mail_system(&c) && prose_read(&c)) &&
 		    !autoreply_read(&c))
 			(void)prose_read(&c);

@@ -186,6 +186,7 @@ bool dsn_read(struct classify_ctx *c);
 bool arf_read(struct classify_ctx *c);
 bool autoreply_read(struct classify_ctx *c);
 bool prose_read(struct classify_ctx *c);
+bool sesjson_read(struct classify_ctx *c);
 
 /* dsn.c: parse one block of "Name: value" fields. */
 void dsn_fields(struct classify_arena *a, struct span block,

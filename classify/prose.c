@@ -253,11 +253,11 @@ prose_read(struct classify_ctx *c)
 	const char **failed = NULL;
 	size_t n_failed = 0, i, before = c->n_rcpts;
 
-	if (subj != NULL && rules_match(c->rules, c->a, RULES_NOT_BOUNCE,
-	    subj, strlen(subj), NULL, NULL, &m))
-		return false;
 	from_hit = from != NULL && rules_match(c->rules, c->a,
 	    RULES_BOUNCE_FROM, from, strlen(from), NULL, NULL, &m);
+	if (!from_hit && subj != NULL && rules_match(c->rules, c->a,
+	    RULES_NOT_BOUNCE, subj, strlen(subj), NULL, NULL, &m))
+		return false;
 	subj_hit = subj != NULL && rules_match(c->rules, c->a,
 	    RULES_BOUNCE_SUBJECT, subj, strlen(subj), NULL, NULL, &m);
 	if (xf == NULL && !from_hit && !subj_hit)

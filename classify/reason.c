@@ -126,14 +126,6 @@ smtp_command(const char *text)
 	return NULL;
 }
 
-/* A reply quoting the recipient ("<a@b>: User unknown") answered RCPT. */
-static bool
-names_recipient(const char *text, const char *addr)
-{
-	return addr != NULL && addr[0] != '\0' &&
-	    text_icase_find(text, strlen(text), addr) != NULL;
-}
-
 static enum classify_reason
 reply_code_reason(const char *code)
 {
@@ -179,16 +171,18 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 	} else if (have_rule) {
 		set_rule_evidence(a, r, &m);
 		/*
-		 * "User unknown" said to anything but RCPT TO, with no status
-		 * naming a bad mailbox, is a filter in disguise: the mailbox
-		 * was accepted at RCPT, then the message refused (carriers do
-		 * this to spam).  The address is not dead; do not suppress.
+		 * "User unknown" that is not known to answer RCPT TO, with no
+		 * status naming a bad mailbox, is read as a filter in
+		 * disguise: receivers (Japanese carriers notably) accept the
+		 * recipient, then refuse the message with this text.  Such an
+		 * address is not proven dead, so it is not suppressed.  Rules
+		 * marked "force" (wordings only ever said of a missing
+		 * mailbox) are exempt.
 		 */
 		if (r->reason == CLASSIFY_R_USERUNKNOWN && !(have_status &&
 		    si.reason == CLASSIFY_R_USERUNKNOWN) &&
 		    (smtp_command(text) == NULL ||
-		    strcmp(smtp_command(text), "RCPT") != 0) &&
-		    !names_recipient(text, r->address)) {
+		    strcmp(smtp_command(text), "RCPT") != 0)) {
 			r->reason = CLASSIFY_R_FILTERED;
 			r->evidence.what = m.user ? "user rule (not at RCPT: "
 			    "filtered)" : "rule (not at RCPT: filtered)";
