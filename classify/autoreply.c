@@ -41,7 +41,7 @@ header_rule(struct classify_ctx *c, const char **marker_r)
 			break;
 	}
 	hit = b.len > 0 && rules_match(c->rules, c->a, RULES_AUTOREPLY_HEADER,
-	    (const char *)b.data, b.len, NULL, NULL, &m);
+	    (const char *)b.data, b.len, NULL, NULL, NULL, &m);
 	if (hit) {
 		const char *s = m.matched.p, *e;
 		const char *base = (const char *)b.data;
@@ -76,7 +76,7 @@ autoreply_read(struct classify_ctx *c)
 	} else if (header_rule(c, &marker)) {
 		why = "auto-reply header marker";
 	} else if (subj != NULL && rules_match(c->rules, c->a,
-	    RULES_AUTOREPLY_SUBJECT, subj, strlen(subj), NULL, NULL, &m)) {
+	    RULES_AUTOREPLY_SUBJECT, subj, strlen(subj), NULL, NULL, NULL, &m)) {
 		marker = "subject";
 		why = arena_printf(c->a, "subject rule %s:%u", m.file,
 		    m.line);

@@ -324,7 +324,7 @@ from_mail_system(struct classify_ctx *c)
 	struct rule_match m;
 
 	return from != NULL && rules_match(c->rules, c->a, RULES_BOUNCE_FROM,
-	    from, strlen(from), NULL, NULL, &m);
+	    from, strlen(from), NULL, NULL, NULL, &m);
 }
 
 int

@@ -138,11 +138,12 @@ struct rule_match {
 
 /*
  * First rule of section (in order) whose conditions hold and whose
- * pattern matches text.  status/code may be NULL or "".
+ * pattern matches text.  status/code/rcpt (the recipient address, for
+ * rcpt= conditions) may be NULL or "".
  */
 bool rules_match(const struct classify_rules *rules, struct classify_arena *a,
     enum rules_section sec, const char *text, size_t len, const char *status,
-    const char *code, struct rule_match *m_r);
+    const char *code, const char *rcpt, struct rule_match *m_r);
 
 /* Earliest offset in text where any rule of sec matches (multi-line). */
 bool rules_earliest(const struct classify_rules *rules,

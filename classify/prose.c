@@ -254,19 +254,19 @@ prose_read(struct classify_ctx *c)
 	size_t n_failed = 0, i, before = c->n_rcpts;
 
 	from_hit = from != NULL && rules_match(c->rules, c->a,
-	    RULES_BOUNCE_FROM, from, strlen(from), NULL, NULL, &m);
+	    RULES_BOUNCE_FROM, from, strlen(from), NULL, NULL, NULL, &m);
 	if (!from_hit && subj != NULL && rules_match(c->rules, c->a,
-	    RULES_NOT_BOUNCE, subj, strlen(subj), NULL, NULL, &m))
+	    RULES_NOT_BOUNCE, subj, strlen(subj), NULL, NULL, NULL, &m))
 		return false;
 	subj_hit = subj != NULL && rules_match(c->rules, c->a,
-	    RULES_BOUNCE_SUBJECT, subj, strlen(subj), NULL, NULL, &m);
+	    RULES_BOUNCE_SUBJECT, subj, strlen(subj), NULL, NULL, NULL, &m);
 	if (xf == NULL && !from_hit && !subj_hit)
 		return false;
 	notice = cut_returned(c, ctx_notice(c), &rest);
 	/* The body wording is read only when it can decide. */
 	body_hit = (xf == NULL && !(from_hit && subj_hit)) &&
 	    rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
-	    notice.len, NULL, NULL, &m);
+	    notice.len, NULL, NULL, NULL, &m);
 	if (!(xf != NULL || (from_hit && (subj_hit || body_hit)) ||
 	    (subj_hit && body_hit)))
 		return false;
@@ -346,7 +346,7 @@ prose_read(struct classify_ctx *c)
 	}
 	/* A delay warning in prose: the MTA is still trying. */
 	if (rules_match(c->rules, c->a, RULES_DELAYED, notice.p, notice.len,
-	    NULL, NULL, &m)) {
+	    NULL, NULL, NULL, &m)) {
 		for (i = before; i < c->n_rcpts; i++)
 			c->rcpts[i].action = "delayed";
 	}

@@ -160,7 +160,7 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 	}
 	have_status = status_lookup(r->status, &si);
 	have_rule = rules_match(rules, a, RULES_DIAGNOSTIC, text, strlen(text),
-	    r->status, r->reply_code, &m);
+	    r->status, r->reply_code, r->address, &m);
 	if (have_rule && (m.user || m.force)) {
 		set_rule_evidence(a, r, &m);
 	} else if (have_status && si.firm) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <pcre2.h>
+#include <glib.h>
 
 #include "classify_int.h"
 
@@ -38,6 +39,7 @@ struct rule {
 	enum classify_bounce_type bounce_type;
 	char status_cond[16]; /* "" = any; "5.7.1" exact; "5.7." prefix */
 	char code_cond[4];    /* "" = any; "550"; "55x"; "5xx" */
+	char *rcpt_cond;      /* recipient domain (or parent domain), or NULL */
 	char *set_status;     /* status the rule implies, or NULL */
 	bool force;
 	bool user;
@@ -147,11 +149,15 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 		} else if (strncmp(tok, "type=", 5) == 0 &&
 		    parse_type(tok + 5, &ru.bounce_type) == 0) {
 			;
+		} else if (strncmp(tok, "rcpt=", 5) == 0 && tok[5] != '\0' &&
+		    ru.rcpt_cond == NULL) {
+			ru.rcpt_cond = xstrdup(tok + 5);
 		} else if (strncmp(tok, "setstatus=", 10) == 0 &&
 		    status_valid(tok + 10)) {
 			ru.set_status = xstrdup(tok + 10);
 		} else {
 			free(ru.set_status);
+			free(ru.rcpt_cond);
 			return rb_error_set(err, EINVAL,
 			    "%s:%u: bad option '%s'", file, lineno, tok);
 		}
@@ -174,6 +180,7 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 
 		pcre2_get_error_message(errcode, msg, sizeof(msg));
 		free(ru.set_status);
+		free(ru.rcpt_cond);
 		return rb_error_set(err, EINVAL,
 		    "%s:%u: pattern error at offset %zu: %s", file, lineno,
 		    (size_t)erroff, (const char *)msg);
@@ -183,6 +190,7 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 	if (r->total >= RULES_MAX_RULES) {
 		pcre2_code_free(ru.re);
 		free(ru.set_status);
+		free(ru.rcpt_cond);
 		return rb_error_set(err, E2BIG, "%s:%u: more than %d rules",
 		    file, lineno, RULES_MAX_RULES);
 	}
@@ -342,6 +350,7 @@ classify_rules_free(struct classify_rules **rp)
 		for (j = 0; j < r->n[i]; j++) {
 			pcre2_code_free(r->rules[i][j].re);
 			free(r->rules[i][j].set_status);
+			free(r->rules[i][j].rcpt_cond);
 		}
 		free(r->rules[i]);
 	}
@@ -378,6 +387,25 @@ match_cond(const char *cond, const char *value, bool prefix_ok)
 	return value[i] == '\0' || (prefix_ok && cond[i - 1] == '.');
 }
 
+/* Is the recipient's domain dom, or a subdomain of it? */
+static bool
+match_rcpt(const char *dom, const char *rcpt)
+{
+	const char *at, *d;
+	size_t dl, rl;
+
+	if (dom == NULL)
+		return true;
+	if (rcpt == NULL || (at = strrchr(rcpt, '@')) == NULL)
+		return false;
+	d = at + 1;
+	dl = strlen(dom);
+	rl = strlen(d);
+	if (rl < dl || g_ascii_strcasecmp(d + rl - dl, dom) != 0)
+		return false;
+	return rl == dl || d[rl - dl - 1] == '.';
+}
+
 static void
 md_destroy(void *p)
 {
@@ -387,7 +415,7 @@ md_destroy(void *p)
 bool
 rules_match(const struct classify_rules *rules, struct classify_arena *a,
     enum rules_section sec, const char *text, size_t len, const char *status,
-    const char *code, struct rule_match *m_r)
+    const char *code, const char *rcpt, struct rule_match *m_r)
 {
 	void **slot;
 	pcre2_match_data *md;
@@ -406,7 +434,8 @@ rules_match(const struct classify_rules *rules, struct classify_arena *a,
 		int rc;
 
 		if (!match_cond(ru->status_cond, status, true) ||
-		    !match_cond(ru->code_cond, code, false))
+		    !match_cond(ru->code_cond, code, false) ||
+		    !match_rcpt(ru->rcpt_cond, rcpt))
 			continue;
 		rc = pcre2_match(ru->re, (PCRE2_SPTR)text, len, 0, 0, md,
 		    rules->mctx);
