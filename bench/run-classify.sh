@@ -41,7 +41,7 @@ if ! perl -MSisimai -e 1 2>/dev/null; then
 fi
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
-	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 cmake --build "$build" --target bench_classify -j2 >/dev/null
 bin=$build/bench/bench_classify

@@ -117,6 +117,7 @@ smtp_command(const char *text)
 	    text_icase_find(text, n, ">>> rcpt") != NULL)
 		return "RCPT";
 	if (text_icase_find(text, n, "end of data") != NULL ||
+	    text_icase_find(text, n, "command data") != NULL ||
 	    text_icase_find(text, n, "reply to data") != NULL ||
 	    text_icase_find(text, n, "after data") != NULL ||
 	    text_icase_find(text, n, ">>> data") != NULL)
@@ -180,7 +181,8 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		 * mailbox) are exempt.
 		 */
 		if (r->reason == CLASSIFY_R_USERUNKNOWN && !(have_status &&
-		    si.reason == CLASSIFY_R_USERUNKNOWN) &&
+		    (si.reason == CLASSIFY_R_USERUNKNOWN ||
+		    strcmp(r->status + 1, ".2.1") == 0)) &&
 		    (smtp_command(text) == NULL ||
 		    strcmp(smtp_command(text), "RCPT") != 0)) {
 			r->reason = CLASSIFY_R_FILTERED;

@@ -1,5 +1,7 @@
 # Fuzz targets: tests/fuzz/fuzz_<target>.c, each with a seed corpus in
-# tests/fuzz/seeds/<target>/ and an optional dictionary tests/fuzz/<target>.dict.
+# tests/fuzz/seeds/<target>/ and a dictionary tests/fuzz/<target>.dict (both
+# default to classify's).  fuzz_classify drives the public API; fuzz_mime and
+# fuzz_text reach classify's internals through classify/classify_int.h.
 #
 # REBOUND_FUZZ=ON (clang): libFuzzer binaries, instrumented libraries, and a
 #   ctest "fuzz_<target>_run" per target that fuzzes for REBOUND_FUZZ_SECONDS
@@ -35,7 +37,16 @@ endif()
 foreach(src ${FUZZ_TARGET_SOURCES})
   get_filename_component(target ${src} NAME_WE)
   string(REGEX REPLACE "^fuzz_" "" short ${target})
+  # A target without seeds or dictionary of its own (fuzz_mime reads
+  # whole messages too) uses classify's.
   set(seeds ${FUZZ_DIR}/seeds/${short})
+  if(NOT IS_DIRECTORY ${seeds})
+    set(seeds ${FUZZ_DIR}/seeds/classify)
+  endif()
+  set(dict ${FUZZ_DIR}/${short}.dict)
+  if(NOT EXISTS ${dict})
+    set(dict ${FUZZ_DIR}/classify.dict)
+  endif()
   if(REBOUND_FUZZ)
     add_executable(${target} ${src})
     target_compile_options(${target} PRIVATE ${REBOUND_WARNINGS}
@@ -53,11 +64,11 @@ foreach(src ${FUZZ_TARGET_SOURCES})
 
   if(REBOUND_FUZZ)
     set(work ${CMAKE_BINARY_DIR}/fuzz/${short})
-    set(args -max_total_time=${REBOUND_FUZZ_SECONDS} -rss_limit_mb=2048
+    # -max_len: room for the MIME limits (256 parts, 1000 headers); libFuzzer
+    # still starts short and grows inputs slowly (-len_control).
+    set(args -max_total_time=${REBOUND_FUZZ_SECONDS} -rss_limit_mb=2048 -max_len=65536
       -timeout=10 -print_final_stats=1 -artifact_prefix=${work}/artifacts/)
-    if(EXISTS ${FUZZ_DIR}/${short}.dict)
-      list(APPEND args -dict=${FUZZ_DIR}/${short}.dict)
-    endif()
+    list(APPEND args -dict=${dict})
     # The working corpus lives in the build dir and grows run after run;
     # the seeds are copied into it before each run (never written back).
     add_test(NAME ${target}_seed
