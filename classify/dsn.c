@@ -123,11 +123,13 @@ read_recipient(struct classify_ctx *c, const struct mime_headers *h)
 	r->status = "";
 	if (status != NULL && text_find_status(status, strlen(status), code))
 		r->status = arena_strdup(a, code);
-	/* "5.0.0" says nothing the diagnostic may say precisely. */
-	if (diag != NULL && (r->status[0] == '\0' ||
-	    strcmp(r->status + 1, ".0.0") == 0) &&
-	    text_find_status(diag, strlen(diag), code) &&
-	    (r->status[0] == '\0' || code[0] == r->status[0]))
+	/*
+	 * The remote server's own code, quoted in the diagnostic, is more
+	 * precise than the Status the reporting MTA derived from it (which
+	 * is often a generic 5.0.0, or a guess such as 4.4.7 for any
+	 * deferral that ended in a bounce): it wins.
+	 */
+	if (diag != NULL && text_find_status(diag, strlen(diag), code))
 		r->status = arena_strdup(a, code);
 	/* "Status: 4.0.0 (host name lookup failure)": the comment is the
 	 * only diagnostic some MTAs (PMDF, old Sendmail) give. */

@@ -114,8 +114,9 @@ smtp_command(const char *text)
 
 	if (text_icase_find(text, n, "rcpt to") != NULL ||
 	    text_icase_find(text, n, "rcpt command") != NULL ||
-	    text_icase_find(text, n, ">>> rcpt") != NULL)
-		return "RCPT";
+	    text_icase_find(text, n, ">>> rcpt") != NULL ||
+	    text_icase_find(text, n, "recipient address rejected") != NULL)
+		return "RCPT"; /* the last is Postfix's RCPT-stage wording */
 	if (text_icase_find(text, n, "end of data") != NULL ||
 	    text_icase_find(text, n, "command data") != NULL ||
 	    text_icase_find(text, n, "reply to data") != NULL ||
