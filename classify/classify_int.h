@@ -114,6 +114,7 @@ bool status_valid(const char *status);
 /* rules.c: the compiled rules. */
 enum rules_section {
 	RULES_DIAGNOSTIC,   /* diagnostic text -> reason */
+	RULES_FALLBACK,     /* the same, after a loose status code */
 	RULES_AUTOREPLY_SUBJECT,
 	RULES_AUTOREPLY_HEADER,
 	RULES_BOUNCE_FROM,  /* sender of a prose bounce */

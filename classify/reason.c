@@ -103,12 +103,28 @@ set_rule_evidence(struct classify_arena *a, struct classify_recipient *r,
 		r->bounce_type = m->bounce_type;
 }
 
+/* Is there a reply code ("550 ", "550-") in text before p? */
+static bool
+reply_code_before(const char *text, const char *p)
+{
+	const char *q;
+
+	for (q = text; q + 3 < p; q++) {
+		if ((q[0] == '4' || q[0] == '5') && q[1] >= '0' && q[1] <= '9' &&
+		    q[2] >= '0' && q[2] <= '9' && (q[3] == ' ' || q[3] == '-' ||
+		    q[3] == ':') && (q == text || q[-1] == ' ' ||
+		    q[-1] == ';'))
+			return true;
+	}
+	return false;
+}
+
 /*
  * The SMTP command a reply answered, when the text says: "(in reply to
  * RCPT TO command)", ">>> DATA", "after end of data".  NULL if unknown.
  */
 static const char *
-smtp_command(const char *text)
+smtp_command(const char *text, const char *addr)
 {
 	size_t n = strlen(text);
 
@@ -125,6 +141,23 @@ smtp_command(const char *text)
 		return "DATA";
 	if (text_icase_find(text, n, "mail from") != NULL)
 		return "MAIL";
+	/* The server's reply quoting "<recipient>:" or "<recipient>..."
+	 * (Postfix and Sendmail RCPT replies) after its reply code. */
+	if (addr != NULL && addr[0] != '\0') {
+		const char *p = text;
+		size_t al = strlen(addr);
+
+		while ((p = text_icase_find(p, n - (size_t)(p - text), addr)) !=
+		    NULL) {
+			const char *after = p + al;
+
+			if (p > text && p[-1] == '<' && after[0] == '>' &&
+			    (after[1] == ':' || after[1] == '.') &&
+			    reply_code_before(text, p))
+				return "RCPT";
+			p = after;
+		}
+	}
 	return NULL;
 }
 
@@ -184,17 +217,22 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		if (r->reason == CLASSIFY_R_USERUNKNOWN && !(have_status &&
 		    (si.reason == CLASSIFY_R_USERUNKNOWN ||
 		    strcmp(r->status + 1, ".2.1") == 0)) &&
-		    (smtp_command(text) == NULL ||
-		    strcmp(smtp_command(text), "RCPT") != 0)) {
+		    (smtp_command(text, r->address) == NULL ||
+		    strcmp(smtp_command(text, r->address), "RCPT") != 0)) {
 			r->reason = CLASSIFY_R_FILTERED;
 			r->evidence.what = m.user ? "user rule (not at RCPT: "
 			    "filtered)" : "rule (not at RCPT: filtered)";
 		}
-	} else if (have_status && si.reason != CLASSIFY_R_UNDEFINED) {
+	} else if (have_status && si.reason != CLASSIFY_R_UNDEFINED &&
+	    strcmp(r->status + 1, ".0.0") != 0) {
 		r->reason = si.reason;
 		r->evidence.kind = CLASSIFY_EV_STATUS;
 		r->evidence.what = arena_printf(a, "status %s (RFC 3463)",
 		    r->status);
+	} else if (rules_match(rules, a, RULES_FALLBACK, text, strlen(text),
+	    r->status, r->reply_code, r->address, &m)) {
+		/* Generic wordings, read only when nothing said more. */
+		set_rule_evidence(a, r, &m);
 	} else if (reply_code_reason(r->reply_code) != CLASSIFY_R_UNDEFINED) {
 		r->reason = reply_code_reason(r->reply_code);
 		r->evidence.kind = CLASSIFY_EV_REPLY_CODE;

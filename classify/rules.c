@@ -58,7 +58,7 @@ struct classify_rules {
 };
 
 static const char *const section_names[RULES_SECTION_COUNT] = {
-	"diagnostic", "autoreply-subject", "autoreply-header", "bounce-from",
+	"diagnostic", "diagnostic-fallback", "autoreply-subject", "autoreply-header", "bounce-from",
 	"bounce-subject", "bounce-body", "not-bounce", "returned-message", "delayed",
 };
 
