@@ -106,7 +106,8 @@ const char *text_find_ip(struct classify_arena *a, const char *s);
 /* status.c: enhanced status codes (RFC 3463, RFC 5248 registry). */
 struct status_info {
 	enum classify_reason reason;
-	bool firm; /* the code alone decides; text cannot override */
+	bool firm;  /* the code alone decides; text cannot override */
+	bool vague; /* x.N.0-style catch-alls: even generic text says more */
 };
 bool status_lookup(const char *status, struct status_info *info_r);
 bool status_valid(const char *status);

@@ -224,7 +224,7 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 			    "filtered)" : "rule (not at RCPT: filtered)";
 		}
 	} else if (have_status && si.reason != CLASSIFY_R_UNDEFINED &&
-	    strcmp(r->status + 1, ".0.0") != 0) {
+	    !si.vague) {
 		r->reason = si.reason;
 		r->evidence.kind = CLASSIFY_EV_STATUS;
 		r->evidence.what = arena_printf(a, "status %s (RFC 3463)",
@@ -233,6 +233,11 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 	    r->status, r->reply_code, r->address, &m)) {
 		/* Generic wordings, read only when nothing said more. */
 		set_rule_evidence(a, r, &m);
+	} else if (have_status && si.reason != CLASSIFY_R_UNDEFINED) {
+		r->reason = si.reason;
+		r->evidence.kind = CLASSIFY_EV_STATUS;
+		r->evidence.what = arena_printf(a, "status %s (RFC 3463)",
+		    r->status);
 	} else if (reply_code_reason(r->reply_code) != CLASSIFY_R_UNDEFINED) {
 		r->reason = reply_code_reason(r->reply_code);
 		r->evidence.kind = CLASSIFY_EV_REPLY_CODE;

@@ -128,6 +128,7 @@ status_lookup(const char *status, struct status_info *info_r)
 	if (status[0] == '2') {
 		info_r->reason = CLASSIFY_R_DELIVERED;
 		info_r->firm = true;
+		info_r->vague = false;
 		return true;
 	}
 	rest = status + 2;
@@ -135,6 +136,10 @@ status_lookup(const char *status, struct status_info *info_r)
 		if (strcmp(status_table[i].code, rest) == 0) {
 			info_r->reason = status_table[i].reason;
 			info_r->firm = status_table[i].firm;
+			/* "Other or undefined" details, and x.7.1 "delivery not
+			 * authorized", which receivers use for everything. */
+			info_r->vague = strcmp(rest + 1, ".0") == 0 ||
+			    strcmp(rest, "7.1") == 0;
 			return true;
 		}
 	}
@@ -152,6 +157,7 @@ status_lookup(const char *status, struct status_info *info_r)
 			if (strcmp(status_table[i].code, sub) == 0) {
 				info_r->reason = status_table[i].reason;
 				info_r->firm = false;
+				info_r->vague = true;
 				return true;
 			}
 		}
