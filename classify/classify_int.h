@@ -98,6 +98,8 @@ const char *text_domain(struct classify_arena *a, const char *addr);
 time_t text_parse_date(const char *s);
 /* First enhanced status code (class 2/4/5) in text, into out[16]. */
 bool text_find_status(const char *s, size_t len, char out[16]);
+/* First 4.x.x or 5.x.x code in s (skipping a transcript's 2.x.x). */
+bool text_failure_status(const char *s, char out[16]);
 /* SMTP reply code (2xx/4xx/5xx) starting a diagnostic, into out[4]. */
 bool text_find_reply_code(const char *s, size_t len, char out[4]);
 /* First IPv4/IPv6 literal in s, or NULL. */
@@ -133,6 +135,7 @@ struct rule_match {
 	const char *status;   /* status the rule sets, or NULL */
 	bool user;            /* from a user's directory */
 	bool force;           /* overrides a firm status code */
+	bool rcptstage;       /* wording only said of a missing mailbox */
 	const char *file;
 	unsigned line;
 	struct span matched;

@@ -93,28 +93,6 @@ blank(const char *p, const char *e)
 	return true;
 }
 
-/*
- * First 4.x.x/5.x.x code in a diagnostic: a transcript may show the
- * "250 2.1.5 Ok" of earlier commands before the failure.
- */
-static bool
-failure_status(const char *s, char out[16])
-{
-	size_t len = strlen(s);
-
-	while (text_find_status(s, len, out)) {
-		const char *at = strstr(s, out);
-
-		if (out[0] != '2')
-			return true;
-		if (at == NULL)
-			break;
-		len -= (size_t)(at + strlen(out) - s);
-		s = at + strlen(out);
-	}
-	return false;
-}
-
 static void
 read_recipient(struct classify_ctx *c, const struct mime_headers *h)
 {
@@ -151,7 +129,7 @@ read_recipient(struct classify_ctx *c, const struct mime_headers *h)
 	 * is often a generic 5.0.0, or a guess such as 4.4.7 for any
 	 * deferral that ended in a bounce): it wins.
 	 */
-	if (diag != NULL && failure_status(diag, code))
+	if (diag != NULL && text_failure_status(diag, code))
 		r->status = arena_strdup(a, code);
 	/* "Status: 4.0.0 (host name lookup failure)": the comment is the
 	 * only diagnostic some MTAs (PMDF, old Sendmail) give. */
@@ -316,8 +294,7 @@ diagnostic_from_notice(struct classify_ctx *c, struct classify_recipient *r,
 		    (const char *)b.data, b.len)));
 
 		r->diagnostic = d;
-		if (r->status[0] == '\0' && text_find_status(d, strlen(d),
-		    code))
+		if (text_failure_status(d, code))
 			r->status = arena_strdup(c->a, code);
 		if (r->reply_code[0] == '\0') {
 			const char *q;

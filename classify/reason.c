@@ -214,7 +214,8 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		 * marked "force" (wordings only ever said of a missing
 		 * mailbox) are exempt.
 		 */
-		if (r->reason == CLASSIFY_R_USERUNKNOWN && !(have_status &&
+		if (r->reason == CLASSIFY_R_USERUNKNOWN && !m.rcptstage &&
+		    !(have_status &&
 		    (si.reason == CLASSIFY_R_USERUNKNOWN ||
 		    strcmp(r->status + 1, ".2.1") == 0)) &&
 		    (smtp_command(text, r->address) == NULL ||

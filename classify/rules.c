@@ -42,6 +42,7 @@ struct rule {
 	char *rcpt_cond;      /* recipient domain (or parent domain), or NULL */
 	char *set_status;     /* status the rule implies, or NULL */
 	bool force;
+	bool rcptstage;
 	bool user;
 	const char *file;     /* points into rules->files */
 	unsigned line;
@@ -139,6 +140,8 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 	while ((tok = strtok_r(NULL, " \t", &p)) != NULL) {
 		if (strcmp(tok, "force") == 0) {
 			ru.force = true;
+		} else if (strcmp(tok, "rcptstage") == 0) {
+			ru.rcptstage = true;
 		} else if (strncmp(tok, "status=", 7) == 0 &&
 		    cond_ok(tok + 7, sizeof(ru.status_cond))) {
 			memcpy(ru.status_cond, tok + 7, strlen(tok + 7) + 1);
@@ -449,6 +452,7 @@ rules_match(const struct classify_rules *rules, struct classify_arena *a,
 			m_r->status = ru->set_status;
 			m_r->user = ru->user;
 			m_r->force = ru->force;
+			m_r->rcptstage = ru->rcptstage;
 			m_r->file = ru->file;
 			m_r->line = ru->line;
 			if (ov[0] <= ov[1] && ov[1] <= len) {

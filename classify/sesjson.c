@@ -91,7 +91,11 @@ read_bounce(struct classify_ctx *c, json_t *b, bool delivery)
 		r->diagnostic = delivery ? smtp : jstr(c->a, x,
 		    "diagnosticCode");
 		r->status = "";
-		if (!delivery && jstr(c->a, x, "status") != NULL &&
+		/* The remote server's code quoted in the diagnostic wins. */
+		if (!delivery && r->diagnostic != NULL &&
+		    text_failure_status(r->diagnostic, code))
+			r->status = arena_strdup(c->a, code);
+		else if (!delivery && jstr(c->a, x, "status") != NULL &&
 		    text_find_status(jstr(c->a, x, "status"),
 		    strlen(jstr(c->a, x, "status")), code))
 			r->status = arena_strdup(c->a, code);

@@ -321,3 +321,25 @@ text_find_ip(struct classify_arena *a, const char *s)
 	}
 	return NULL;
 }
+
+/*
+ * First 4.x.x/5.x.x code in a diagnostic: a transcript may show the
+ * "250 2.1.5 Ok" of earlier commands before the failure.
+ */
+bool
+text_failure_status(const char *s, char out[16])
+{
+	size_t len = strlen(s);
+
+	while (text_find_status(s, len, out)) {
+		const char *at = strstr(s, out);
+
+		if (out[0] != '2')
+			return true;
+		if (at == NULL)
+			break;
+		len -= (size_t)(at + strlen(out) - s);
+		s = at + strlen(out);
+	}
+	return false;
+}
