@@ -323,15 +323,37 @@ text_find_ip(struct classify_arena *a, const char *s)
 }
 
 /*
- * First 4.x.x/5.x.x code in a diagnostic: a transcript may show the
- * "250 2.1.5 Ok" of earlier commands before the failure.
+ * The failure code of a diagnostic: the one the remote server put right
+ * after its reply code ("550 5.2.2", "550-'5.2.2") when there is one, for
+ * relays wrap the remote reply in text with codes of their own; else the
+ * first 4.x.x or 5.x.x code (a transcript may show "250 2.1.5 Ok" first).
  */
 bool
 text_failure_status(const char *s, char out[16])
 {
-	size_t len = strlen(s);
+	size_t len = strlen(s), i;
+	bool found = false;
 
-	while (text_find_status(s, len, out)) {
+	for (i = 0; i + 4 < len; i++) {
+		size_t j;
+
+		if ((s[i] != '4' && s[i] != '5') || s[i + 1] < '0' ||
+		    s[i + 1] > '9' || s[i + 2] < '0' || s[i + 2] > '9' ||
+		    (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9'))
+			continue;
+		j = i + 3;
+		if (s[j] != ' ' && s[j] != '-')
+			continue;
+		j++;
+		while (j < len && j < i + 6 && (s[j] == '\'' || s[j] == '"' ||
+		    s[j] == ' ' || s[j] == '('))
+			j++;
+		if (j < len && s[j] == s[i] && text_find_status(s + j,
+		    len - j < 16 ? len - j : 16, out) &&
+		    strncmp(s + j, out, strlen(out)) == 0)
+			return true;
+	}
+	while (!found && text_find_status(s, len, out)) {
 		const char *at = strstr(s, out);
 
 		if (out[0] != '2')
