@@ -366,12 +366,15 @@ classify_message(const struct classify_rules *rules,
 				v->report_time = t;
 		}
 		/* Exim and others mark their bounces "Auto-Submitted:
-		 * auto-replied": a mail system's notice is read as a bounce
-		 * before it is taken for an auto-reply. */
-		if (!arf_read(&c) && !dsn_read(&c) && !sesjson_read(&c) &&
-		    !(from_mail_system(&c) && prose_read(&c)) &&
-		    !autoreply_read(&c))
-			(void)prose_read(&c);
+		 * auto-replied"; and a notice from a mail system that cannot
+		 * be read as a bounce is no person's auto-reply either: it is
+		 * left NotFeedback, for review. */
+		if (!arf_read(&c) && !dsn_read(&c) && !sesjson_read(&c)) {
+			if (from_mail_system(&c))
+				(void)prose_read(&c);
+			else if (!autoreply_read(&c))
+				(void)prose_read(&c);
+		}
 		if (v->kind == CLASSIFY_KIND_DSN)
 			ctx_find_original(&c);
 	}

@@ -66,6 +66,25 @@ mime_parse_headers(struct classify_arena *a, struct span in,
 			continue;
 		}
 		colon = memchr(p, ':', linelen);
+		/*
+		 * A parameter line that lost its indentation after a value
+		 * ending in ';' ("Content-Type: multipart/mixed;" then
+		 * "boundary=..." at column 0): some webmail gateways write
+		 * this.  Read it as the continuation it was meant to be.
+		 */
+		if (n > 0 && hs[n - 1].value.len > 0 &&
+		    hs[n - 1].value.p[hs[n - 1].value.len - 1] == ';' &&
+		    (colon == NULL || memchr(p, '=', linelen) != NULL) &&
+		    memchr(p, '=', linelen) != NULL) {
+			const char *vend = eol;
+
+			if (vend > p && vend[-1] == '\n')
+				vend--;
+			hs[n - 1].value.len = (size_t)(vend -
+			    hs[n - 1].value.p);
+			p = eol;
+			continue;
+		}
 		/* Field names are printable ASCII without spaces (RFC 5322
 		 * 3.6.8); tolerate spaces before the colon as old mailers
 		 * write "Subject :". */

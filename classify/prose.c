@@ -241,6 +241,22 @@ scan_recipients(struct classify_ctx *c, struct span notice,
 		fill_recipient(c, open, lines_text(c, open_from, end));
 }
 
+/* A message/rfc822 or text/rfc822-headers part: the returned message. */
+static bool
+has_returned_part(struct classify_ctx *c)
+{
+	size_t i;
+
+	for (i = 1; i < c->tree.n; i++) {
+		const struct mime_part *p = &c->tree.parts[i];
+
+		if (!p->in_message && (strcmp(p->type, "message/rfc822") == 0 ||
+		    strcmp(p->type, "text/rfc822-headers") == 0))
+			return true;
+	}
+	return false;
+}
+
 bool
 prose_read(struct classify_ctx *c)
 {
@@ -249,7 +265,7 @@ prose_read(struct classify_ctx *c)
 	const char *xf = mime_header_get(c->a, c->top, "X-Failed-Recipients");
 	struct rule_match m;
 	struct span notice, rest;
-	bool from_hit, subj_hit, body_hit;
+	bool from_hit, subj_hit, body_hit, returned;
 	const char **failed = NULL;
 	size_t n_failed = 0, i, before = c->n_rcpts;
 
@@ -260,15 +276,18 @@ prose_read(struct classify_ctx *c)
 		return false;
 	subj_hit = subj != NULL && rules_match(c->rules, c->a,
 	    RULES_BOUNCE_SUBJECT, subj, strlen(subj), NULL, NULL, NULL, &m);
-	if (xf == NULL && !from_hit && !subj_hit)
+	returned = has_returned_part(c);
+	if (xf == NULL && !from_hit && !subj_hit && !returned)
 		return false;
 	notice = cut_returned(c, ctx_notice(c), &rest);
 	/* The body wording is read only when it can decide. */
 	body_hit = (xf == NULL && !(from_hit && subj_hit)) &&
 	    rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
 	    notice.len, NULL, NULL, NULL, &m);
+	/* Two signals must agree; a returned message attached to a notice
+	 * worded as a failure counts as one. */
 	if (!(xf != NULL || (from_hit && (subj_hit || body_hit)) ||
-	    (subj_hit && body_hit)))
+	    (subj_hit && body_hit) || (returned && body_hit)))
 		return false;
 	ctx_find_original(c);
 	inline_original(c, rest);
