@@ -160,7 +160,7 @@ fill_recipient(struct classify_ctx *c, struct classify_recipient *r,
 	r->diagnostic = diag;
 	r->status = "";
 	r->reply_code = "";
-	if (text_find_status(diag, strlen(diag), code))
+	if (text_failure_status(diag, code))
 		r->status = arena_strdup(c->a, code);
 	if (find_code(diag, reply))
 		r->reply_code = arena_strdup(c->a, reply);
