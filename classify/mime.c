@@ -12,6 +12,8 @@
  * cut and CLASSIFY_F_TRUNCATED set.  Broken MIME (no closing boundary,
  * a boundary that never occurs) is read leniently and marked MALFORMED.
  */
+/* memmem() */
+#define _GNU_SOURCE
 #include <string.h>
 
 #include <gmime/gmime.h>
@@ -326,29 +328,52 @@ parse_multipart(struct tree_builder *tb, int idx)
 	bool closed = false, any = false;
 	const char *dflt = strcmp(part->type, "multipart/digest") == 0 ?
 	    "message/rfc822" : "text/plain";
+	/* "\n--boundary": delimiters start a line (RFC 2046 5.1.1). */
+	char *needle = arena_alloc(tb->a, blen + 4);
 
+	needle[0] = '\n';
+	needle[1] = '-';
+	needle[2] = '-';
+	memcpy(needle + 3, b, blen + 1);
 	while (p < end) {
-		const char *eol = next_line(p, end);
-		int d = (*p == '-') ? delimiter(p, end, b, blen) : 0;
+		const char *line, *eol;
+		int d;
 
-		if (d != 0) {
-			if (start != NULL) {
-				/* The LF before a delimiter belongs to it. */
-				const char *e = p;
+		if (p == part->body.p && (size_t)(end - p) >= blen + 2 &&
+		    p[0] == '-' && p[1] == '-' && memcmp(p + 2, b, blen) == 0) {
+			line = p; /* a delimiter on the body's first line */
+		} else {
+			const char *hit = memmem(p - (p > part->body.p ? 1 : 0),
+			    (size_t)(end - p) + (p > part->body.p ? 1 : 0),
+			    needle, blen + 3);
 
-				if (e > start && e[-1] == '\n')
-					e--;
-				parse_entity(tb, (struct span){start,
-				    (size_t)(e - start)}, idx, depth + 1,
-				    in_message, dflt);
-			}
-			any = true;
-			if (d == 2) {
-				closed = true;
+			if (hit == NULL)
 				break;
-			}
-			start = eol;
+			line = hit + 1;
 		}
+		eol = memchr(line, '\n', (size_t)(end - line));
+		eol = eol != NULL ? eol + 1 : end;
+		d = delimiter(line, end, b, blen);
+		if (d == 0) {
+			p = eol;
+			continue;
+		}
+		if (start != NULL) {
+			/* The LF before a delimiter belongs to it. */
+			const char *e = line;
+
+			if (e > start && e[-1] == '\n')
+				e--;
+			parse_entity(tb, (struct span){start,
+			    (size_t)(e - start)}, idx, depth + 1, in_message,
+			    dflt);
+		}
+		any = true;
+		if (d == 2) {
+			closed = true;
+			break;
+		}
+		start = eol;
 		p = eol;
 	}
 	if (!closed) {
