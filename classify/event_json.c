@@ -253,6 +253,7 @@ rebound_object(struct jw *w, const struct classify_verdict *v,
 	jw_close(w, "}");
 	jw_str(w, "layout", v->layout);
 	jw_str(w, "envelopeId", v->envid);
+	jw_str(w, "originalFeedbackId", v->original.feedback_id);
 	jw_str(w, "feedbackFrom", v->report_from);
 	jw_str(w, "feedbackSubject", v->report_subject);
 	if (v->flags & CLASSIFY_F_TRUNCATED)
