@@ -196,11 +196,14 @@ sesjson_read(struct classify_ctx *c)
 		read_bounce(c, n, true);
 	else
 		ok = false;
-	json_decref(root);
-	if (!ok)
-		return false;
+	/* type points into root: read it before the tree is freed. */
 	c->v->kind = strcmp(type, "Complaint") == 0 ? CLASSIFY_KIND_ARF :
 	    CLASSIFY_KIND_DSN;
+	json_decref(root);
+	if (!ok) {
+		c->v->kind = CLASSIFY_KIND_NONE;
+		return false;
+	}
 	c->v->layout = "amazonses-json";
 	return true;
 }
