@@ -260,4 +260,99 @@ struct classify_source {
 char *classify_event_json(const struct classify_verdict *v, size_t i,
     const struct classify_source *src);
 
+/*
+ * ---- VERP (classify/verp.c) ------------------------------------------
+ * Signed VERP return paths: b+TOKEN@FEEDBACK_DOMAIN, where TOKEN carries
+ * the sending identity, a hash of the recipient, an optional message id,
+ * the day of sending and an HMAC-SHA256 signature, in lower-case base32
+ * so that an MTA that lower-cases the local part does not break it.  The
+ * local part is at most 64 octets (RFC 5321 4.5.3.1.1) whatever the
+ * lengths of the fields; the format is described at the top of verp.c.
+ * Pure: no globals, clock or I/O; every function is thread-safe.
+ */
+
+/* The local part before the '+' that encode writes. */
+#define CLASSIFY_VERP_PREFIX "b"
+/* RFC 5321 4.5.3.1.1: a local part is at most 64 octets. */
+#define CLASSIFY_VERP_LOCAL_MAX 64
+/* RFC 1035 2.3.4: a domain name is at most 253 characters as text. */
+#define CLASSIFY_VERP_DOMAIN_MAX 253
+/* An output buffer this large always holds what encode writes. */
+#define CLASSIFY_VERP_ADDRESS_SIZE                                             \
+	(CLASSIFY_VERP_LOCAL_MAX + 1 + CLASSIFY_VERP_DOMAIN_MAX + 1)
+/* A 64-bit hash in base32 (identity, recipient). */
+#define CLASSIFY_VERP_HASH_LEN 13
+/* A 40-bit hash in base32 (message id; only matched against candidates,
+ * so shorter, leaving room for a literal identity). */
+#define CLASSIFY_VERP_MSGID_HASH_LEN 8
+/* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its "<>"; an
+ * identity (a domain or an address) and a recipient fit in 254. */
+#define CLASSIFY_VERP_IDENTITY_MAX 254
+#define CLASSIFY_VERP_ADDRESS_MAX 254
+/* RFC 5322 2.1.1: a line, and so a Message-ID, is at most 998 octets. */
+#define CLASSIFY_VERP_MESSAGE_ID_MAX 998
+/* Shortest secret the CLI and config accept (128 bits). */
+#define CLASSIFY_VERP_SECRET_MIN 16
+/* decode: a well-formed token whose signature does not verify. */
+#define CLASSIFY_VERP_FORGED 1
+
+struct classify_verp {
+	/* In for encode.  Out of decode: identity and message_id are set
+	 * (lower-case) when the token carries them as text, else "";
+	 * recipient is always "" (the token holds only its hash). */
+	char identity[CLASSIFY_VERP_IDENTITY_MAX + 1];
+	char recipient[CLASSIFY_VERP_ADDRESS_MAX + 1];
+	char message_id[CLASSIFY_VERP_MESSAGE_ID_MAX + 1]; /* "" = none */
+	time_t sent; /* time of sending; kept to the day (UTC midnight) */
+	/* Out of decode only (encode ignores them). */
+	char identity_hash[CLASSIFY_VERP_HASH_LEN + 1];   /* always set */
+	char recipient_hash[CLASSIFY_VERP_HASH_LEN + 1];  /* always set */
+	char message_id_hash[CLASSIFY_VERP_HASH_LEN + 1]; /* "" = none */
+	int trusted; /* 1: the signature verified */
+};
+
+/*
+ * Write the return path "b+TOKEN@domain" for fields (identity and
+ * recipient required, message_id optional, sent >= 0) to out.  Text too
+ * long to fit the 64-octet local part is carried as a hash.  secret must
+ * not be empty (a bug otherwise).  Returns 0, or -1 with err set (empty
+ * identity or recipient, a bad domain, sent out of range, outlen too
+ * small: CLASSIFY_VERP_ADDRESS_SIZE always suffices).
+ */
+int classify_verp_encode(const struct classify_verp *fields, const char *secret,
+    size_t secret_len, const char *domain, char *out, size_t outlen,
+    struct rb_error *err) RB_WUR;
+/*
+ * Read the token of address (an envelope recipient, "<>" allowed; any
+ * prefix before the first '+' of the local part; case-insensitive).
+ * Returns 0 with *fields_r filled and trusted = 1 when the signature
+ * verifies; CLASSIFY_VERP_FORGED with *fields_r filled as the token
+ * claims and trusted = 0 when it is well-formed but does not verify
+ * (forged, altered, cut inside a field, or another secret); -1 with err
+ * saying why when address is not a VERP address of this format (then
+ * *fields_r is untouched).  err may be NULL.
+ */
+int classify_verp_decode(const char *address, const char *secret,
+    size_t secret_len, struct classify_verp *fields_r, struct rb_error *err);
+/*
+ * 1 when address (a recipient found in the feedback; "<>" and case are
+ * ignored) is the one of fields (its recipient_hash after decode, else
+ * its recipient), else 0.
+ */
+int classify_verp_match_recipient(
+    const struct classify_verp *fields, const char *address);
+/* The same for an identity (case-insensitive) and a message id ("<>"
+ * ignored, case kept). */
+int classify_verp_match_identity(
+    const struct classify_verp *fields, const char *identity);
+int classify_verp_match_message_id(
+    const struct classify_verp *fields, const char *message_id);
+/*
+ * The hashes a token carries, for a table of known identities or sent
+ * message ids when a token holds only the hash.  out: at least
+ * CLASSIFY_VERP_HASH_LEN + 1 bytes, NUL-terminated.
+ */
+void classify_verp_hash_identity(const char *identity, char *out);
+void classify_verp_hash_message_id(const char *message_id, char *out);
+
 #endif

@@ -17,6 +17,20 @@
 static const struct cli_command commands[] = {
 	{"classify", "classify feedback messages and print their events",
 	    cmd_classify_usage, cmd_classify},
+	{"ingest", "classify feedback messages and store them",
+	    cmd_ingest_usage, cmd_ingest},
+	{"sends", "add send counts (the denominators of the rates)",
+	    cmd_sends_usage, cmd_sends},
+	{"stats", "bounce and complaint rates per identity",
+	    cmd_stats_usage, cmd_stats},
+	{"alerts", "alert transitions of the rates", cmd_alerts_usage,
+	    cmd_alerts},
+	{"suppression", "check and manage the suppression lists",
+	    cmd_suppression_usage, cmd_suppression},
+	{"review", "feedback that could not be classified",
+	    cmd_review_usage, cmd_review},
+	{"verp", "build and read signed VERP return paths",
+	    cmd_verp_usage, cmd_verp},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -87,4 +87,113 @@ void log_msg(enum log_level level, const char *fmt, ...) RB_PRINTF(2, 3);
 /* Format t as RFC 3339 UTC with milliseconds ("2024-05-01T10:00:00.000Z"). */
 void time_format_iso(time_t t, char *out, size_t outlen);
 
+/*
+ * ---- config (core/config.c) ------------------------------------------
+ * Settings from an INI file (GLib GKeyFile syntax: [section] and
+ * key = value), REBOUND_<SECTION>_<KEY> environment variables and
+ * command-line flags.  A value is taken from, first to last: a flag
+ * (config_set), the environment, the file, the built-in default.  Every
+ * key, with its default, is in the table of config.c and documented in
+ * data/rebound.conf.example.  Keys are named "section.key".  A config is
+ * read-only after loading (and flags) and may be shared by threads.
+ */
+
+/* A config file larger than this is not a config file. */
+#define CONFIG_MAX_FILE (1024u * 1024)
+/* Longest value kept (a list of identities fits; a path does). */
+#define CONFIG_MAX_VALUE 4096
+
+struct config;
+
+/*
+ * Load path (NULL: no file, defaults and environment only).  Unknown
+ * sections and keys are errors (a typo must not silently become a
+ * default), except in the free-form section [accounts].  Returns 0, or
+ * -1 with err set.  Caller frees with config_free().
+ */
+int config_load(
+    const char *path, struct config **cfg_r, struct rb_error *err) RB_WUR;
+void config_free(struct config **cfg);
+/* Override "section.key" (a command-line flag); -1 for an unknown key. */
+int config_set(struct config *cfg, const char *name, const char *value,
+    struct rb_error *err) RB_WUR;
+/* The value of "section.key", borrowed until config_free; panics on an
+ * unknown name (a bug).  Never NULL. */
+const char *config_get(const struct config *cfg, const char *name);
+/* Typed getters: -1 with err naming the key and its source when the
+ * value does not parse; *v_r is untouched then. */
+int config_get_u64(const struct config *cfg, const char *name, uint64_t *v_r,
+    struct rb_error *err) RB_WUR;
+int config_get_bool(const struct config *cfg, const char *name, int *v_r,
+    struct rb_error *err) RB_WUR;
+/* "14d", "24h", "30m", "45s", "2w" or plain seconds. */
+int config_get_duration(const struct config *cfg, const char *name,
+    uint64_t *secs_r, struct rb_error *err) RB_WUR;
+/* "5%" or "0.05": a ratio in [0, 1]. */
+int config_get_ratio(const struct config *cfg, const char *name, double *v_r,
+    struct rb_error *err) RB_WUR;
+/* Each key = value of a free-form section, in file order. */
+typedef void config_pair_fn(const char *key, const char *value, void *ctx);
+void config_section_foreach(const struct config *cfg, const char *section,
+    config_pair_fn *fn, void *ctx);
+/* Each known key with its default and one line of help, in table order. */
+typedef void config_key_fn(
+    const char *name, const char *def, const char *help, void *ctx);
+void config_keys_foreach(config_key_fn *fn, void *ctx);
+
+/* Parsers behind the getters, for flags and data files; 0 or -1. */
+int config_parse_duration(const char *s, uint64_t *secs_r) RB_WUR;
+int config_parse_ratio(const char *s, double *v_r) RB_WUR;
+/* Unix seconds, or RFC 3339 ("2024-06-01T10:00:00Z", "...+02:00",
+ * fractions ignored). */
+int config_parse_time(const char *s, time_t *t_r) RB_WUR;
+/* The clock of the CLI: REBOUND_NOW (unix seconds or RFC 3339) when set,
+ * so tests control time, else time(NULL). */
+time_t config_now(void);
+
+/*
+ * ---- GeoIP (core/geo.c) ----------------------------------------------
+ * Country and autonomous system of an IP address (the remote MTA of a
+ * bounce, the Source-IP of a complaint), from MaxMind DB (.mmdb) files:
+ * GeoLite2-Country/-ASN, DB-IP Lite country/ASN, or the flat
+ * ip-location-db files.  A handle is read-only after geo_open() and may
+ * be shared by any number of threads (the files are mmap'ed).
+ */
+
+/* ISO 3166-1 alpha-2. */
+#define GEO_COUNTRY_LEN 2
+/* Bytes of an AS organisation kept ("GOOGLE", "Deutsche Telekom AG"; the
+ * longest in GeoLite2-ASN are ~90). */
+#define GEO_AS_ORG_MAX 127
+
+struct geo_db;
+
+struct geo_result {
+	char country[GEO_COUNTRY_LEN + 1]; /* "DE", upper case; "" unknown */
+	uint32_t asn;                      /* 64496; 0 unknown */
+	char as_org[GEO_AS_ORG_MAX + 1];   /* UTF-8, truncated; "" unknown */
+};
+
+/*
+ * Open the databases: country_path for the country, asn_path for the AS
+ * (config keys geoip.country_db and geoip.asn_db).  Either may be NULL or
+ * "" (none), both may name the same file, and each field is read from
+ * the other file too when its own has none, so one combined file works
+ * in either place.  Neither given: a handle that knows nothing.  Returns
+ * 0, or -1 with err naming the file and the cause.  Caller frees with
+ * geo_close().
+ */
+int geo_open(const char *country_path, const char *asn_path,
+    struct geo_db **db_r, struct rb_error *err) RB_WUR;
+/*
+ * Look up ip (IPv4 or IPv6 text; surrounding "[]" and an "IPv6:" prefix
+ * as in RFC 5321 address literals are accepted).  Always fills *r, empty
+ * when unknown.  Returns 1 when a database has an entry for ip, 0 when
+ * none has (private and unrouted addresses; db NULL), -1 when ip is not
+ * an IP address or a database is corrupt.  Thread-safe; no allocation.
+ */
+int geo_lookup(const struct geo_db *db, const char *ip, struct geo_result *r);
+/* Close and NULL *db; accepts NULL and a NULL *db. */
+void geo_close(struct geo_db **db);
+
 #endif

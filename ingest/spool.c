@@ -1,0 +1,1209 @@
+/*
+ * spool: the durable queue between "250 OK" and the store.
+ *
+ * Files, in one directory: segments "m.<id>", each holding the messages
+ * of one commit round; "tmp/t.<id>" while a segment is written;
+ * "bad.<id>" for a segment found unreadable (kept for a human); "lock".
+ * Temporary files live in their own directory so that creating one does
+ * not wait for an fsync of the spool directory (ext2-like file systems
+ * hold the directory lock during it).
+ * A segment is a sequence of records: an envelope header (text lines,
+ * values %-escaped, the message size, a blank line), then the message.
+ *
+ * Group commit: the committer thread takes every message submitted
+ * since its last round and writes them all to one new segment: write
+ * tmp/t.<id>, fdatasync, rename to m.<id>, fsync the directory: one
+ * data sync and one directory sync for all sessions that finished at
+ * that moment.  Only then are they committed and their clients told
+ * 250.  A crash before leaves a tmp/t.* file (removed at the next open;
+ * no client had its 250) or nothing.
+ *
+ * The pipeline thread hands committed messages, at most deliver_batch at
+ * a time, to the deliver callback, and deletes a segment once all its
+ * messages were delivered; after a failure it retries the same batch
+ * after a back-off.  A crash between a delivery and the deletion of its
+ * segment delivers that segment's messages again at the next open
+ * (at-least-once; the store is idempotent).  Message bytes stay in
+ * memory for the pipeline up to max_memory, beyond which they are read
+ * back from their segment.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingest/ingest.h"
+
+/* First line of a record: the format version. */
+#define SPOOL_MAGIC "REBOUND-SPOOL 1\n"
+/* Header bytes: 256-octet paths, %-escaped (x3), times max_recipients
+ * would be large; a header past this is corrupt, not big. */
+#define SPOOL_MAX_HEADER (4u * 1024 * 1024)
+/* Header bytes read at once when scanning a segment at open. */
+#define SPOOL_SCAN_CHUNK (64u * 1024)
+/* A commit round takes at most this many messages or bytes (a bigger
+ * message makes a round of its own): the rest waits for the next round,
+ * so no round holds its sessions for long. */
+#define SPOOL_ROUND_MAX 1024u
+#define SPOOL_ROUND_MAX_BYTES (64u * 1024 * 1024)
+/* Committer threads.  One makes the biggest group commits (all that
+ * waited during the previous round: 7 messages per fsync with 20
+ * sessions here, bench/smtp.sh); more would overlap the rounds of a
+ * disk with deep queues but split them.  Measured equal on a VM disk. */
+#define SPOOL_COMMITTERS 1
+/* iovecs per writev (IOV_MAX is 1024 on Linux). */
+#define SPOOL_IOV_BATCH 512
+/* Back-off after a failed delivery: from 1 s, doubling, to a minute
+ * (the store is down or the disk full; senders retry for days). */
+#define SPOOL_BACKOFF_MIN_MS 1000u
+#define SPOOL_BACKOFF_MAX_MS 60000u
+/* Spool file names: "bad." + id. */
+#define SPOOL_NAME_MAX (SPOOL_ID_SIZE + 8)
+
+/* A segment file and how many of its messages are not delivered yet. */
+struct spool_seg {
+	char id[SPOOL_ID_SIZE];
+	size_t pending;
+	int bad; /* a record could not be read back: keep the file */
+};
+
+struct spool_item {
+	struct spool_item *next;
+	char id[SPOOL_ID_SIZE];
+	unsigned char *hdr; /* the serialized envelope */
+	size_t hdr_len;
+	unsigned char *data; /* the message; NULL: read it from seg */
+	size_t len;
+	struct spool_seg *seg; /* once committed */
+	off_t offset;          /* of the message bytes in seg */
+	void *tag;
+	int ok;
+};
+
+struct itemq {
+	struct spool_item *head, *tail;
+	size_t n;
+};
+
+struct spool {
+	char *dir;
+	int dirfd;
+	int tmpfd; /* dir/tmp */
+	int lockfd;
+	smtp_deliver_fn *deliver;
+	void *deliver_ctx;
+	unsigned batch;
+	size_t max_memory;
+	spool_notify_fn *notify;
+	void *notify_ctx;
+
+	pthread_mutex_t mu;
+	pthread_cond_t commit_cv;
+	pthread_cond_t deliver_cv;
+	struct itemq submitted; /* -> committer */
+	struct itemq done;      /* committer -> spool_collect */
+	struct itemq queued;    /* -> pipeline */
+	size_t queued_memory;   /* bytes of data held by queued */
+	uint64_t last_id;       /* ids are increasing microseconds */
+	int stop_commit;
+	int stop_deliver;
+	struct timespec drain_deadline;
+	struct spool_stats st;
+	pthread_t committer[SPOOL_COMMITTERS];
+	pthread_t pipeline;
+	int n_committers; /* started */
+	int pipeline_started;
+};
+
+static void
+q_push(struct itemq *q, struct spool_item *it)
+{
+	it->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = it;
+	else
+		q->head = it;
+	q->tail = it;
+	q->n++;
+}
+
+static struct spool_item *
+q_pop(struct itemq *q)
+{
+	struct spool_item *it = q->head;
+
+	if (it == NULL)
+		return NULL;
+	q->head = it->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	q->n--;
+	it->next = NULL;
+	return it;
+}
+
+/* Put items[0..n) (in order) back at the head of q. */
+static void
+q_unshift_list(struct itemq *q, struct spool_item **items, size_t n)
+{
+	size_t i;
+
+	for (i = n; i-- > 0;) {
+		items[i]->next = q->head;
+		q->head = items[i];
+		if (q->tail == NULL)
+			q->tail = items[i];
+		q->n++;
+	}
+}
+
+static void
+item_free(struct spool_item *it)
+{
+	free(it->hdr);
+	free(it->data);
+	free(it);
+}
+
+static void
+spool_name(char *out, size_t outlen, const char *prefix, const char *id)
+{
+	int n = snprintf(out, outlen, "%s.%s", prefix, id);
+
+	rb_assert(n > 0 && (size_t)n < outlen);
+}
+
+/* ---- the header --------------------------------------------------------- */
+
+/* Octets that would break a header line or a field are %XX. */
+static int
+escape_into(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c <= 0x20 || c == '%' || c == 0x7f) {
+			if (buf_putc(b, '%') < 0 ||
+			    buf_putc(b, hex[c >> 4]) < 0 ||
+			    buf_putc(b, hex[c & 15]) < 0)
+				return -1;
+		} else if (buf_putc(b, c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Unescape s[0..n) into a new string; NULL when malformed. */
+static char *
+unescape(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1);
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			int h, l;
+
+			if (i + 2 >= n) {
+				free(out);
+				return NULL;
+			}
+			h = hexval((unsigned char)s[i + 1]);
+			l = hexval((unsigned char)s[i + 2]);
+			if (h < 0 || l < 0 || (h == 0 && l == 0)) {
+				free(out);
+				return NULL;
+			}
+			out[o++] = (char)(h << 4 | l);
+			i += 2;
+		} else
+			out[o++] = s[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static unsigned char *
+header_make(const char *id, const struct smtp_envelope *env, size_t len,
+    size_t *hdr_len_r)
+{
+	struct buf b;
+	size_t i;
+	int r = 0;
+
+	buf_init(&b, SPOOL_MAX_HEADER);
+	r |= buf_printf(&b, SPOOL_MAGIC "id %s\nsession ", id);
+	r |= escape_into(&b, env->session_id);
+	r |= buf_printf(&b, "\nclient ");
+	r |= escape_into(&b, env->client);
+	r |= buf_printf(&b, "\nhelo ");
+	r |= escape_into(&b, env->helo);
+	r |= buf_printf(&b, "\nfrom ");
+	r |= escape_into(&b, env->mail_from);
+	r |= buf_printf(&b, "\n");
+	for (i = 0; i < env->n_rcpts; i++) {
+		r |= buf_printf(&b, "rcpt %d ", (int)env->rcpts[i].verp);
+		r |= escape_into(&b, env->rcpts[i].address);
+		r |= buf_printf(&b, "\n");
+	}
+	r |= buf_printf(&b, "received %lld\nutf8 %d\n8bit %d\nsize %zu\n\n",
+	    (long long)env->received, env->smtputf8 ? 1 : 0,
+	    env->eightbit ? 1 : 0, len);
+	/* An envelope is bounded by the session's limits. */
+	rb_assert(r == 0);
+	return buf_take(&b, hdr_len_r);
+}
+
+/* A parsed header: the envelope and the strings it points to. */
+struct parsed {
+	struct smtp_envelope env;
+	char *id, *session, *client, *helo, *from;
+	struct smtp_rcpt *rcpts; /* .address points into addrs */
+	char **addrs;
+	size_t n_rcpts;
+	uint64_t size;
+	size_t hdr_len; /* bytes up to and including the blank line */
+};
+
+static void
+parsed_free(struct parsed *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_rcpts; i++)
+		free(p->addrs[i]);
+	free(p->addrs);
+	free(p->rcpts);
+	free(p->id);
+	free(p->session);
+	free(p->client);
+	free(p->helo);
+	free(p->from);
+	memset(p, 0, sizeof(*p));
+}
+
+static int
+set_field(char **field, const char *v, size_t n)
+{
+	if (*field != NULL)
+		return -1;
+	*field = unescape(v, n);
+	return *field != NULL ? 0 : -1;
+}
+
+/*
+ * Parse the header at the start of p[0..len).  Returns 0 with *out
+ * filled (free with parsed_free), -1 when it is not a complete header.
+ */
+static int
+header_parse(const unsigned char *p, size_t len, struct parsed *out)
+{
+	size_t off, ml = strlen(SPOOL_MAGIC);
+	uint64_t v;
+	int flags_utf8 = 0, flags_8bit = 0, have_size = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (len < ml || memcmp(p, SPOOL_MAGIC, ml) != 0)
+		return -1;
+	off = ml;
+	for (;;) {
+		const unsigned char *nl = memchr(p + off, '\n', len - off);
+		const char *line = (const char *)p + off, *val, *sp;
+		size_t n, kn, vn;
+		char num[32];
+
+		if (nl == NULL)
+			goto bad;
+		n = (size_t)(nl - (p + off));
+		off += n + 1;
+		if (n == 0)
+			break;
+		sp = memchr(line, ' ', n);
+		if (sp == NULL)
+			goto bad;
+		kn = (size_t)(sp - line);
+		val = sp + 1;
+		vn = n - kn - 1;
+#define KEY(k) (kn == strlen(k) && memcmp(line, k, kn) == 0)
+		if (KEY("id")) {
+			if (set_field(&out->id, val, vn) < 0)
+				goto bad;
+		} else if (KEY("session")) {
+			if (set_field(&out->session, val, vn) < 0)
+				goto bad;
+		} else if (KEY("client")) {
+			if (set_field(&out->client, val, vn) < 0)
+				goto bad;
+		} else if (KEY("helo")) {
+			if (set_field(&out->helo, val, vn) < 0)
+				goto bad;
+		} else if (KEY("from")) {
+			if (set_field(&out->from, val, vn) < 0)
+				goto bad;
+		} else if (KEY("rcpt")) {
+			char *a;
+
+			if (vn < 3 || val[0] < '0' || val[0] > '3' ||
+			    val[1] != ' ')
+				goto bad;
+			a = unescape(val + 2, vn - 2);
+			if (a == NULL)
+				goto bad;
+			out->rcpts = xrealloc(out->rcpts,
+			    (out->n_rcpts + 1) * sizeof(*out->rcpts));
+			out->addrs = xrealloc(out->addrs,
+			    (out->n_rcpts + 1) * sizeof(*out->addrs));
+			out->addrs[out->n_rcpts] = a;
+			out->rcpts[out->n_rcpts].address = a;
+			out->rcpts[out->n_rcpts].verp =
+			    (enum smtp_verp)(val[0] - '0');
+			out->n_rcpts++;
+		} else {
+			if (vn == 0 || vn >= sizeof(num))
+				goto bad;
+			memcpy(num, val, vn);
+			num[vn] = '\0';
+			if (parse_u64(num, &v) < 0)
+				goto bad;
+			if (KEY("received"))
+				out->env.received = (time_t)v;
+			else if (KEY("utf8"))
+				flags_utf8 = v != 0;
+			else if (KEY("8bit"))
+				flags_8bit = v != 0;
+			else if (KEY("size")) {
+				out->size = v;
+				have_size = 1;
+			} else
+				goto bad;
+		}
+#undef KEY
+	}
+	if (out->id == NULL || out->session == NULL || out->client == NULL ||
+	    out->helo == NULL || out->from == NULL || out->n_rcpts == 0 ||
+	    !have_size)
+		goto bad;
+	out->hdr_len = off;
+	out->env.session_id = out->session;
+	out->env.client = out->client;
+	out->env.helo = out->helo;
+	out->env.mail_from = out->from;
+	out->env.rcpts = out->rcpts;
+	out->env.n_rcpts = out->n_rcpts;
+	out->env.smtputf8 = flags_utf8;
+	out->env.eightbit = flags_8bit;
+	for (size_t i = 0; i < out->n_rcpts; i++) {
+		if (out->rcpts[i].verp == SMTP_VERP_UNTRUSTED)
+			out->env.untrusted = 1;
+	}
+	return 0;
+bad:
+	parsed_free(out);
+	return -1;
+}
+
+/* ---- committing --------------------------------------------------------- */
+
+/* writev all of iov[0..n); 0 or -1 (errno set). */
+static int
+writev_all(int fd, struct iovec *iov, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		int cnt =
+		    (int)(n - i > SPOOL_IOV_BATCH ? SPOOL_IOV_BATCH : n - i);
+		ssize_t w = writev(fd, iov + i, cnt);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		while (i < n && (size_t)w >= iov[i].iov_len) {
+			w -= (ssize_t)iov[i].iov_len;
+			i++;
+		}
+		if (i < n) {
+			iov[i].iov_base = (char *)iov[i].iov_base + w;
+			iov[i].iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Write items[0..n) as one segment named after the first: t.<id>,
+ * fdatasync, rename to m.<id>, fsync the directory.  Sets ok and, on
+ * success, seg and offset of every item.  Errors are logged here: the
+ * committer is the layer that decides (the clients get 451).
+ */
+static void
+commit_round(struct spool *sp, struct spool_item **items, size_t n)
+{
+	char tmp[SPOOL_NAME_MAX], final[SPOOL_NAME_MAX];
+	struct iovec *iov = xcalloc(2 * n, sizeof(*iov));
+	struct spool_seg *seg;
+	size_t i, k = 0;
+	off_t off = 0;
+	int fd, ok = 0;
+	const char *what = "open";
+
+	spool_name(tmp, sizeof(tmp), "t", items[0]->id);
+	spool_name(final, sizeof(final), "m", items[0]->id);
+	for (i = 0; i < n; i++) {
+		iov[k].iov_base = items[i]->hdr;
+		iov[k++].iov_len = items[i]->hdr_len;
+		off += (off_t)items[i]->hdr_len;
+		items[i]->offset = off;
+		if (items[i]->len > 0) {
+			iov[k].iov_base = items[i]->data;
+			iov[k++].iov_len = items[i]->len;
+			off += (off_t)items[i]->len;
+		}
+	}
+	fd = openat(
+	    sp->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		what = "write";
+		if (writev_all(fd, iov, k) == 0) {
+			what = "fdatasync";
+			if (fdatasync(fd) == 0)
+				ok = 1;
+		}
+		if (close(fd) < 0 && ok) {
+			what = "close";
+			ok = 0;
+		}
+		if (ok && renameat(sp->tmpfd, tmp, sp->dirfd, final) < 0) {
+			what = "rename";
+			ok = 0;
+		}
+		/* One directory fsync for the whole round. */
+		if (ok && fsync(sp->dirfd) < 0) {
+			what = "fsync of the directory";
+			ok = 0;
+			(void)unlinkat(sp->dirfd, final, 0);
+		}
+	}
+	if (!ok) {
+		log_error(
+		    "spool %s: %s %s: %s", sp->dir, what, tmp, strerror(errno));
+		(void)unlinkat(sp->tmpfd, tmp, 0);
+	}
+	free(iov);
+	seg = ok ? xcalloc(1, sizeof(*seg)) : NULL;
+	if (seg != NULL) {
+		memcpy(seg->id, items[0]->id, sizeof(seg->id));
+		seg->pending = n;
+	}
+	for (i = 0; i < n; i++) {
+		items[i]->ok = ok;
+		items[i]->seg = seg;
+	}
+}
+
+/* A result for spool_collect: the item itself, without its bytes. */
+static struct spool_item *
+result_of(const struct spool_item *it)
+{
+	struct spool_item *r = xcalloc(1, sizeof(*r));
+
+	memcpy(r->id, it->id, sizeof(r->id));
+	r->tag = it->tag;
+	r->ok = it->ok;
+	return r;
+}
+
+static void *
+committer_main(void *arg)
+{
+	struct spool *sp = arg;
+	struct spool_item *items[SPOOL_ROUND_MAX];
+
+	pthread_mutex_lock(&sp->mu);
+	for (;;) {
+		size_t n = 0, i, bytes = 0;
+
+		while (sp->submitted.n == 0 && !sp->stop_commit)
+			pthread_cond_wait(&sp->commit_cv, &sp->mu);
+		if (sp->submitted.n == 0)
+			break;
+		while (sp->submitted.head != NULL && n < SPOOL_ROUND_MAX &&
+		       (n == 0 || bytes + sp->submitted.head->len <=
+		                      SPOOL_ROUND_MAX_BYTES)) {
+			items[n] = q_pop(&sp->submitted);
+			bytes += items[n++]->len;
+		}
+		pthread_mutex_unlock(&sp->mu);
+
+		commit_round(sp, items, n);
+
+		pthread_mutex_lock(&sp->mu);
+		sp->st.commit_rounds++;
+		for (i = 0; i < n; i++) {
+			struct spool_item *it = items[i];
+
+			q_push(&sp->done, result_of(it));
+			if (!it->ok) {
+				sp->st.commit_failures++;
+				sp->st.backlog--;
+				item_free(it);
+				continue;
+			}
+			sp->st.committed++;
+			it->tag = NULL;
+			if (sp->queued_memory + it->len > sp->max_memory) {
+				free(it->data); /* read back when due */
+				it->data = NULL;
+			} else
+				sp->queued_memory += it->len;
+			q_push(&sp->queued, it);
+		}
+		sp->st.memory -= bytes;
+		pthread_cond_signal(&sp->deliver_cv);
+		pthread_mutex_unlock(&sp->mu);
+		if (sp->notify != NULL)
+			sp->notify(sp->notify_ctx);
+		pthread_mutex_lock(&sp->mu);
+	}
+	pthread_mutex_unlock(&sp->mu);
+	return NULL;
+}
+
+/* ---- delivering --------------------------------------------------------- */
+
+/* Read len bytes at off of segment id; caller frees. NULL on error. */
+static unsigned char *
+read_back(struct spool *sp, const char *id, off_t off, size_t len)
+{
+	char name[SPOOL_NAME_MAX];
+	unsigned char *p;
+	size_t got = 0;
+	int fd;
+
+	spool_name(name, sizeof(name), "m", id);
+	fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	p = xmalloc(len + 1);
+	while (got < len) {
+		ssize_t r = pread(fd, p + got, len - got, off + (off_t)got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	(void)close(fd);
+	if (got < len) {
+		free(p);
+		if (errno == 0)
+			errno = EIO;
+		return NULL;
+	}
+	return p;
+}
+
+/* Move a segment aside so that it is neither lost nor retried. */
+static void
+set_aside(struct spool *sp, const char *id, const char *why)
+{
+	char from[SPOOL_NAME_MAX], to[SPOOL_NAME_MAX];
+
+	spool_name(from, sizeof(from), "m", id);
+	spool_name(to, sizeof(to), "bad", id);
+	log_error("spool %s: %s: %s; moved to %s", sp->dir, from, why, to);
+	(void)renameat(sp->dirfd, from, sp->dirfd, to);
+}
+
+/* One message of this batch of the pipeline is done with (delivered or
+ * unreadable): the last one of a segment deletes it.  Called with the
+ * lock held. */
+static void
+seg_release(struct spool *sp, struct spool_seg *seg)
+{
+	char name[SPOOL_NAME_MAX];
+
+	rb_assert(seg->pending > 0);
+	if (--seg->pending > 0)
+		return;
+	if (seg->bad)
+		set_aside(sp, seg->id, "a message could not be read back");
+	else {
+		/* No directory fsync: an unlink lost in a crash is a second,
+		 * idempotent delivery. */
+		spool_name(name, sizeof(name), "m", seg->id);
+		if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+			log_error(
+			    "spool %s: %s: %s", sp->dir, name, strerror(errno));
+	}
+	free(seg);
+}
+
+static struct timespec
+ts_after(unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+static int
+ts_passed(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return now.tv_sec > t->tv_sec ||
+	       (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+static int
+ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static int
+past_deadline(const struct spool *sp)
+{
+	return sp->stop_deliver && ts_passed(&sp->drain_deadline);
+}
+
+static void *
+pipeline_main(void *arg)
+{
+	struct spool *sp = arg;
+	struct spool_item **items = xcalloc(sp->batch, sizeof(*items));
+	struct parsed *hdrs = xcalloc(sp->batch, sizeof(*hdrs));
+	unsigned char **read = xcalloc(sp->batch, sizeof(*read));
+	struct smtp_message *msgs = xcalloc(sp->batch, sizeof(*msgs));
+	char(*paths)[PATH_MAX] = xcalloc(sp->batch, sizeof(*paths));
+	unsigned backoff = 0;
+	struct timespec retry_at;
+
+	pthread_mutex_lock(&sp->mu);
+	for (;;) {
+		size_t n = 0, k = 0, i;
+		struct rb_error err;
+		int r;
+
+		while (sp->queued.n == 0 && !sp->stop_deliver)
+			pthread_cond_wait(&sp->deliver_cv, &sp->mu);
+		if (sp->queued.n == 0 || past_deadline(sp))
+			break;
+		/* After a failure, new messages do not hasten the retry. */
+		if (backoff > 0 && !ts_passed(&retry_at)) {
+			struct timespec until = retry_at;
+
+			if (sp->stop_deliver &&
+			    ts_before(&sp->drain_deadline, &until))
+				until = sp->drain_deadline;
+			(void)pthread_cond_timedwait(
+			    &sp->deliver_cv, &sp->mu, &until);
+			continue;
+		}
+		while (n < sp->batch && sp->queued.n > 0)
+			items[n++] = q_pop(&sp->queued);
+		pthread_mutex_unlock(&sp->mu);
+
+		for (i = 0; i < n; i++) {
+			struct spool_item *it = items[i];
+			const unsigned char *data = it->data;
+
+			read[k] = NULL;
+			if (header_parse(it->hdr, it->hdr_len, &hdrs[k]) < 0)
+				rb_panic("spool: a header does not parse");
+			if (data == NULL && it->len > 0) {
+				read[k] = read_back(
+				    sp, it->seg->id, it->offset, it->len);
+				if (read[k] == NULL) {
+					log_error("spool %s: m.%s: message %s: "
+					          "%s",
+					    sp->dir, it->seg->id, it->id,
+					    strerror(errno));
+					parsed_free(&hdrs[k]);
+					pthread_mutex_lock(&sp->mu);
+					it->seg->bad = 1;
+					seg_release(sp, it->seg);
+					sp->st.backlog--;
+					pthread_mutex_unlock(&sp->mu);
+					item_free(it);
+					continue;
+				}
+				data = read[k];
+			}
+			(void)snprintf(paths[k], sizeof(paths[k]), "%s/m.%s",
+			    sp->dir, it->seg->id);
+			msgs[k].queue_id = it->id;
+			msgs[k].path = paths[k];
+			msgs[k].data =
+			    data != NULL ? data : (const unsigned char *)"";
+			msgs[k].len = it->len;
+			msgs[k].env = &hdrs[k].env;
+			items[k++] = it;
+		}
+		err.code = 0;
+		err.msg[0] = '\0';
+		r = k > 0 ? sp->deliver(msgs, k, sp->deliver_ctx, &err) : 0;
+		for (i = 0; i < k; i++) {
+			free(read[i]);
+			parsed_free(&hdrs[i]);
+		}
+		pthread_mutex_lock(&sp->mu);
+		if (r == 0) {
+			for (i = 0; i < k; i++) {
+				if (items[i]->data != NULL)
+					sp->queued_memory -= items[i]->len;
+				seg_release(sp, items[i]->seg);
+				item_free(items[i]);
+			}
+			sp->st.delivered += k;
+			sp->st.backlog -= k;
+			backoff = 0;
+			continue;
+		}
+		sp->st.deliver_failures++;
+		log_warn("spool %s: delivery of %zu messages failed: %s; "
+		         "retrying",
+		    sp->dir, k, err.msg[0] ? err.msg : "error");
+		q_unshift_list(&sp->queued, items, k);
+		backoff = backoff == 0 ? SPOOL_BACKOFF_MIN_MS
+		          : backoff * 2 > SPOOL_BACKOFF_MAX_MS
+		              ? SPOOL_BACKOFF_MAX_MS
+		              : backoff * 2;
+		retry_at = ts_after(backoff);
+	}
+	pthread_mutex_unlock(&sp->mu);
+	free(items);
+	free(hdrs);
+	free(read);
+	free(msgs);
+	free(paths);
+	return NULL;
+}
+
+/* ---- open, submit, close ------------------------------------------------ */
+
+static int
+mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t n = strlen(dir), i;
+
+	if (n == 0 || n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -1;
+		path[i] = dir[i];
+	}
+	return 0;
+}
+
+static int
+is_id(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		        (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return i == SPOOL_ID_SIZE - 1;
+}
+
+static int
+cmp_ids(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Queue the records of segment id (m.<id>).  Returns how many, or -1
+ * when the segment does not read as a whole (it is then set aside and
+ * nothing of it is queued).
+ */
+static long
+replay_segment(struct spool *sp, const char *id)
+{
+	char name[SPOOL_NAME_MAX];
+	struct itemq q;
+	struct spool_seg *seg;
+	struct spool_item *it;
+	struct stat st;
+	unsigned char *buf = NULL;
+	off_t off = 0;
+	long n = 0;
+	int fd;
+
+	memset(&q, 0, sizeof(q));
+	spool_name(name, sizeof(name), "m", id);
+	fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		log_error("spool %s: %s: %s", sp->dir, name, strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		return -1;
+	}
+	seg = xcalloc(1, sizeof(*seg));
+	memcpy(seg->id, id, sizeof(seg->id));
+	while (off < st.st_size) {
+		size_t want = SPOOL_SCAN_CHUNK, got;
+		struct parsed p;
+		ssize_t r;
+
+		/* Read more of the header until it parses (or cannot). */
+		for (;;) {
+			if ((off_t)want > st.st_size - off)
+				want = (size_t)(st.st_size - off);
+			buf = xrealloc(buf, want);
+			r = pread(fd, buf, want, off);
+			got = r > 0 ? (size_t)r : 0;
+			if (header_parse(buf, got, &p) == 0)
+				break;
+			if (got < want || want >= SPOOL_MAX_HEADER ||
+			    off + (off_t)want >= st.st_size)
+				goto bad;
+			want *= 2;
+		}
+		if ((uint64_t)(st.st_size - off) - p.hdr_len < p.size) {
+			parsed_free(&p);
+			goto bad;
+		}
+		it = xcalloc(1, sizeof(*it));
+		(void)snprintf(it->id, sizeof(it->id), "%s", p.id);
+		it->hdr = xmalloc(p.hdr_len);
+		memcpy(it->hdr, buf, p.hdr_len);
+		it->hdr_len = p.hdr_len;
+		it->len = (size_t)p.size;
+		it->offset = off + (off_t)p.hdr_len;
+		it->seg = seg;
+		it->ok = 1;
+		q_push(&q, it);
+		off += (off_t)(p.hdr_len + p.size);
+		parsed_free(&p);
+		n++;
+	}
+	free(buf);
+	(void)close(fd);
+	if (n == 0) {
+		(void)unlinkat(sp->dirfd, name, 0);
+		free(seg);
+		return 0;
+	}
+	seg->pending = (size_t)n;
+	while ((it = q_pop(&q)) != NULL)
+		q_push(&sp->queued, it);
+	return n;
+bad:
+	free(buf);
+	(void)close(fd);
+	while ((it = q_pop(&q)) != NULL)
+		item_free(it);
+	free(seg);
+	set_aside(sp, id, "corrupt segment");
+	return -1;
+}
+
+/* Remove the temporary files of a previous run (never acknowledged). */
+static void
+clean_tmp(struct spool *sp)
+{
+	int fd = openat(sp->tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			(void)close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.')
+			(void)unlinkat(sp->tmpfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
+/* Queue the segments of a previous run (in id order: arrival order). */
+static int
+replay(struct spool *sp, struct rb_error *err)
+{
+	int fd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	char **ids = NULL;
+	size_t n = 0, cap = 0, i;
+	uint64_t msgs = 0;
+
+	clean_tmp(sp);
+	if (d == NULL) {
+		if (fd >= 0)
+			(void)close(fd);
+		return rb_error_set(
+		    err, errno, "spool %s: %s", sp->dir, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *nm = de->d_name;
+
+		if (!(nm[0] == 'm' && nm[1] == '.' && is_id(nm + 2)))
+			continue;
+		if (n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			ids = xrealloc(ids, cap * sizeof(*ids));
+		}
+		ids[n++] = xstrdup(nm + 2);
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(ids, n, sizeof(*ids), cmp_ids);
+	for (i = 0; i < n; i++) {
+		long got = replay_segment(sp, ids[i]);
+
+		if (got > 0)
+			msgs += (uint64_t)got;
+		free(ids[i]);
+	}
+	free(ids);
+	/* Every id of a new message sorts after every id of the spool, so
+	 * no new segment can be named as an old one. */
+	{
+		struct spool_item *it;
+
+		for (it = sp->queued.head; it != NULL; it = it->next) {
+			uint64_t v = strtoull(it->id, NULL, 16);
+
+			if (v > sp->last_id)
+				sp->last_id = v;
+		}
+	}
+	sp->st.replayed = msgs;
+	sp->st.backlog = msgs;
+	if (msgs > 0)
+		log_info("spool %s: %llu messages of a previous run queued",
+		    sp->dir, (unsigned long long)msgs);
+	return 0;
+}
+
+int
+spool_open(
+    const struct spool_config *cfg, struct spool **sp_r, struct rb_error *err)
+{
+	struct spool *sp;
+
+	rb_assert(cfg->dir != NULL && cfg->deliver != NULL);
+	if (mkdir_p(cfg->dir) < 0)
+		return rb_error_set(
+		    err, errno, "spool %s: %s", cfg->dir, strerror(errno));
+	sp = xcalloc(1, sizeof(*sp));
+	sp->dir = xstrdup(cfg->dir);
+	sp->lockfd = sp->tmpfd = -1;
+	sp->deliver = cfg->deliver;
+	sp->deliver_ctx = cfg->deliver_ctx;
+	sp->batch = cfg->deliver_batch ? cfg->deliver_batch
+	                               : SMTP_DEFAULT_DELIVER_BATCH;
+	sp->max_memory =
+	    cfg->max_memory ? cfg->max_memory : SMTP_DEFAULT_MAX_MEMORY / 4;
+	sp->notify = cfg->notify;
+	sp->notify_ctx = cfg->notify_ctx;
+	pthread_mutex_init(&sp->mu, NULL);
+	pthread_cond_init(&sp->commit_cv, NULL);
+	pthread_cond_init(&sp->deliver_cv, NULL);
+	sp->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd >= 0 &&
+	    (mkdirat(sp->dirfd, "tmp", 0700) == 0 || errno == EEXIST))
+		sp->tmpfd = openat(
+		    sp->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd < 0 || sp->tmpfd < 0) {
+		rb_error_set(
+		    err, errno, "spool %s: %s", cfg->dir, strerror(errno));
+		goto fail;
+	}
+	/* flock, not fcntl: it also keeps a second open in this process
+	 * out, and closing that one cannot drop our lock. */
+	sp->lockfd =
+	    openat(sp->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (sp->lockfd < 0 || flock(sp->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		if (e == EWOULDBLOCK)
+			rb_error_set(err, e,
+			    "spool %s: in use by another "
+			    "process",
+			    cfg->dir);
+		else
+			rb_error_set(err, e, "spool %s: lock: %s", cfg->dir,
+			    strerror(e));
+		goto fail;
+	}
+	if (replay(sp, err) < 0)
+		goto fail;
+	while (sp->n_committers < SPOOL_COMMITTERS) {
+		if (pthread_create(&sp->committer[sp->n_committers], NULL,
+		        committer_main, sp) != 0) {
+			rb_error_set(err, EAGAIN,
+			    "spool: cannot start a "
+			    "thread");
+			goto fail;
+		}
+		sp->n_committers++;
+	}
+	if (pthread_create(&sp->pipeline, NULL, pipeline_main, sp) != 0) {
+		rb_error_set(err, EAGAIN, "spool: cannot start a thread");
+		goto fail;
+	}
+	sp->pipeline_started = 1;
+	*sp_r = sp;
+	return 0;
+fail:
+	spool_close(&sp, 0);
+	return -1;
+}
+
+void
+spool_submit(struct spool *sp, const struct smtp_envelope *env,
+    unsigned char *data, size_t len, void *tag, char id_r[SPOOL_ID_SIZE])
+{
+	struct spool_item *it = xcalloc(1, sizeof(*it));
+	struct timespec ts;
+	uint64_t us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	it->data = data;
+	it->len = len;
+	it->tag = tag;
+	pthread_mutex_lock(&sp->mu);
+	/* Increasing ids, also past a clock set back and past the ids of a
+	 * previous run (replay() noted the largest): a segment, named after
+	 * its first message, never takes the name of another. */
+	if (us <= sp->last_id)
+		us = sp->last_id + 1;
+	sp->last_id = us;
+	pthread_mutex_unlock(&sp->mu);
+	(void)snprintf(
+	    it->id, sizeof(it->id), "%016llx", (unsigned long long)us);
+	/* The header is made before the committer can see the item. */
+	it->hdr = header_make(it->id, env, len, &it->hdr_len);
+	memcpy(id_r, it->id, SPOOL_ID_SIZE);
+	pthread_mutex_lock(&sp->mu);
+	q_push(&sp->submitted, it);
+	sp->st.backlog++;
+	sp->st.memory += len;
+	pthread_cond_signal(&sp->commit_cv);
+	pthread_mutex_unlock(&sp->mu);
+}
+
+size_t
+spool_collect(struct spool *sp, spool_result_fn *fn, void *ctx)
+{
+	struct itemq q;
+	struct spool_item *it;
+	size_t n = 0;
+
+	pthread_mutex_lock(&sp->mu);
+	q = sp->done;
+	memset(&sp->done, 0, sizeof(sp->done));
+	pthread_mutex_unlock(&sp->mu);
+	while ((it = q_pop(&q)) != NULL) {
+		fn(it->tag, it->ok ? it->id : NULL, ctx);
+		item_free(it);
+		n++;
+	}
+	return n;
+}
+
+void
+spool_get_stats(struct spool *sp, struct spool_stats *st_r)
+{
+	pthread_mutex_lock(&sp->mu);
+	*st_r = sp->st;
+	pthread_mutex_unlock(&sp->mu);
+}
+
+void
+spool_close(struct spool **spp, unsigned drain_ms)
+{
+	struct spool *sp = *spp;
+	struct spool_item *it;
+
+	if (sp == NULL)
+		return;
+	pthread_mutex_lock(&sp->mu);
+	sp->stop_commit = 1;
+	pthread_cond_broadcast(&sp->commit_cv);
+	pthread_mutex_unlock(&sp->mu);
+	while (sp->n_committers > 0)
+		pthread_join(sp->committer[--sp->n_committers], NULL);
+	if (sp->pipeline_started) {
+		pthread_mutex_lock(&sp->mu);
+		sp->drain_deadline = ts_after(drain_ms);
+		sp->stop_deliver = 1;
+		pthread_cond_signal(&sp->deliver_cv);
+		pthread_mutex_unlock(&sp->mu);
+		pthread_join(sp->pipeline, NULL);
+	}
+	while ((it = q_pop(&sp->submitted)) != NULL)
+		item_free(it);
+	while ((it = q_pop(&sp->done)) != NULL)
+		item_free(it);
+	while ((it = q_pop(&sp->queued)) != NULL) {
+		/* Undelivered: the segment stays on disk for the next open. */
+		if (it->seg != NULL && --it->seg->pending == 0)
+			free(it->seg);
+		item_free(it);
+	}
+	if (sp->lockfd >= 0)
+		(void)close(sp->lockfd);
+	if (sp->tmpfd >= 0)
+		(void)close(sp->tmpfd);
+	if (sp->dirfd >= 0)
+		(void)close(sp->dirfd);
+	pthread_mutex_destroy(&sp->mu);
+	pthread_cond_destroy(&sp->commit_cv);
+	pthread_cond_destroy(&sp->deliver_cv);
+	free(sp->dir);
+	free(sp);
+	*spp = NULL;
+}

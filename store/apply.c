@@ -1,0 +1,466 @@
+/*
+ * apply: every database write of an ingest, in the committer thread, in
+ * input order.  A batch is one transaction holding up to
+ * store.batch_size new messages; duplicates do not count toward it and
+ * do not open one (a re-read Maildir holds no write lock).  Per new
+ * message: the messages row (its dedupe key is UNIQUE), the raw bytes,
+ * one events row per recipient, the hourly counters of its identity,
+ * suppressions, the review queue.  Before the commit the alert state of
+ * every identity the batch touched is evaluated, so counters, lists and
+ * alerts are always committed together: after a crash the database
+ * holds whole batches only, and ingesting again completes it exactly.
+ *
+ * Untrusted feedback (a forged token) is stored and counted in the
+ * "untrusted" counter only: it moves no rate and no list.  Transient
+ * bounces, auto-replies and not-spam reports never suppress.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "store_int.h"
+
+struct apply_batch {
+	uint64_t n;          /* new messages in the open transaction */
+	GHashTable *touched; /* identities whose counters changed */
+	/* Counter deltas of the batch, "hour identity" -> struct counts:
+	 * one upsert per identity and hour at commit, not per message. */
+	GHashTable *counts;
+	struct store_ingest_summary pend; /* counts of the open batch */
+};
+
+struct apply_batch *
+apply_batch_new(void)
+{
+	struct apply_batch *b = xcalloc(1, sizeof(*b));
+
+	b->touched =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	b->counts =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	return b;
+}
+
+void
+apply_batch_free(struct apply_batch **bp)
+{
+	struct apply_batch *b = bp != NULL ? *bp : NULL;
+
+	if (b == NULL)
+		return;
+	g_hash_table_destroy(b->touched);
+	g_hash_table_destroy(b->counts);
+	free(b);
+	*bp = NULL;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Counts of a committed batch join the summary; a failed one's not. */
+static void
+sum_add(struct store_ingest_summary *d, const struct store_ingest_summary *s)
+{
+	size_t i;
+
+	d->messages += s->messages;
+	d->stored += s->stored;
+	d->duplicates += s->duplicates;
+	for (i = 0; i < sizeof(d->events) / sizeof(d->events[0]); i++)
+		d->events[i] += s->events[i];
+	d->hard += s->hard;
+	d->soft += s->soft;
+	d->undetermined += s->undetermined;
+	d->unattributed += s->unattributed;
+	d->untrusted += s->untrusted;
+	d->unclassified += s->unclassified;
+	d->suppressed += s->suppressed;
+	d->alerts += s->alerts;
+	d->errors += s->errors;
+}
+
+static void
+counts_add(struct counts *d, const struct counts *c)
+{
+	d->sends += c->sends;
+	d->hard += c->hard;
+	d->soft += c->soft;
+	d->undetermined += c->undetermined;
+	d->complaints += c->complaints;
+	d->not_spam += c->not_spam;
+	d->auto_replies += c->auto_replies;
+	d->deliveries += c->deliveries;
+	d->delays += c->delays;
+	d->untrusted += c->untrusted;
+}
+
+static void
+batch_count(struct apply_batch *b, const char *identity, time_t t,
+    const struct counts *c)
+{
+	char *key = g_strdup_printf("%lld %s", (long long)(t / 3600), identity);
+	struct counts *d = g_hash_table_lookup(b->counts, key);
+
+	if (d == NULL) {
+		d = g_new0(struct counts, 1);
+		g_hash_table_insert(b->counts, key, d);
+	} else {
+		g_free(key);
+	}
+	counts_add(d, c);
+	if (!g_hash_table_contains(b->touched, identity))
+		g_hash_table_add(b->touched, g_strdup(identity));
+}
+
+static int
+flush_counts(struct store *st, struct apply_batch *b, struct rb_error *err)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, b->counts);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const char *key = k, *sp = strchr(key, ' ');
+		long long hour = strtoll(key, NULL, 10);
+
+		rb_assert(sp != NULL);
+		if (rates_add(st, sp + 1, (time_t)(hour * 3600), v, err) < 0)
+			return -1;
+	}
+	g_hash_table_remove_all(b->counts);
+	return 0;
+}
+
+int
+apply_commit(struct store *st, struct apply_batch *b, time_t now,
+    struct store_ingest_summary *sum, struct rb_error *err)
+{
+	guint n = 0, i;
+	gpointer *ids;
+	int rc = 0;
+
+	if (!st->in_tx)
+		return 0;
+	if (flush_counts(st, b, err) < 0) {
+		apply_abort(st, b);
+		return -1;
+	}
+	/* Same order in every run: the alert ids must not depend on
+	 * hashing. */
+	ids = g_hash_table_get_keys_as_array(b->touched, &n);
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), cmp_str);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = rates_evaluate(st, ids[i], now, &b->pend.alerts, err);
+	g_free(ids);
+	if (rc == 0)
+		rc = store_commit(st, err);
+	else
+		store_rollback(st);
+	if (rc == 0)
+		sum_add(sum, &b->pend);
+	memset(&b->pend, 0, sizeof(b->pend));
+	g_hash_table_remove_all(b->touched);
+	b->n = 0;
+	return rc;
+}
+
+static const char *
+kind_name(enum classify_kind k)
+{
+	switch (k) {
+	case CLASSIFY_KIND_DSN:
+		return "dsn";
+	case CLASSIFY_KIND_ARF:
+		return "arf";
+	case CLASSIFY_KIND_AUTOREPLY:
+		return "autoreply";
+	case CLASSIFY_KIND_PROSE:
+		return "prose";
+	case CLASSIFY_KIND_NONE:
+		break;
+	}
+	return "none";
+}
+
+static int
+is_dup(
+    struct store *st, const struct item *it, int *dup_r, struct rb_error *err)
+{
+	sqlite3_stmt *s = store_stmt(st, STMT_DUP, err);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	(void)sqlite3_bind_blob(s, 1, it->key, STORE_KEY_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	(void)sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_db_error(st, "dedupe lookup", err);
+	*dup_r = rc == SQLITE_ROW;
+	return 0;
+}
+
+/* 0 stored, 1 a duplicate after all, -1 error. */
+static int
+insert_message(struct store *st, const struct item *it, time_t now,
+    int64_t *id_r, struct rb_error *err)
+{
+	const struct classify_verdict *v = &it->v;
+	sqlite3_stmt *s = store_stmt(st, STMT_MSG_INSERT, err);
+
+	if (s == NULL)
+		return -1;
+	(void)sqlite3_bind_blob(s, 1, it->key, STORE_KEY_LEN, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
+	(void)sqlite3_bind_int64(s, 3, (sqlite3_int64)it->time);
+	(void)bind_text(s, 4, kind_name(v->kind));
+	(void)bind_text_null(s, 5, v->layout);
+	(void)bind_text_null(s, 6, v->feedback_id);
+	(void)bind_text_null(s, 7, it->at.identity);
+	(void)bind_text(s, 8, it->at.attribution);
+	(void)sqlite3_bind_int(s, 9, it->at.trusted);
+	(void)bind_text_null(s, 10, v->report_subject);
+	(void)bind_text_null(s, 11, v->report_from);
+	(void)bind_text_null(s, 12, it->source);
+	(void)sqlite3_bind_int64(s, 13, (sqlite3_int64)it->len);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		/* Stored meanwhile by another process (between a look-up
+		 * outside the transaction and this): a duplicate. */
+		if (sqlite3_extended_errcode(st->db) ==
+		    SQLITE_CONSTRAINT_UNIQUE) {
+			(void)sqlite3_reset(s);
+			return 1;
+		}
+		store_db_error(st, "insert message", err);
+		(void)sqlite3_reset(s);
+		return -1;
+	}
+	(void)sqlite3_reset(s);
+	*id_r = sqlite3_last_insert_rowid(st->db);
+	s = store_stmt(st, STMT_RAW_INSERT, err);
+	if (s == NULL)
+		return -1;
+	(void)sqlite3_bind_int64(s, 1, *id_r);
+	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
+	(void)sqlite3_bind_int(s, 3, it->encoding);
+	(void)sqlite3_bind_int64(s, 4, (sqlite3_int64)it->len);
+	if (it->encoding == 1)
+		(void)sqlite3_bind_blob64(
+		    s, 5, it->raw, it->raw_len, SQLITE_STATIC);
+	else
+		(void)sqlite3_bind_blob64(s, 5,
+		    it->len > 0 ? it->msg : (const unsigned char *)"", it->len,
+		    SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_db_error(st, "insert raw message", err);
+		(void)sqlite3_reset(s);
+		return -1;
+	}
+	(void)sqlite3_reset(s);
+	return 0;
+}
+
+static int
+insert_event(struct store *st, const struct item *it,
+    const struct item_row *row, int64_t mid, int64_t *id_r,
+    struct rb_error *err)
+{
+	sqlite3_stmt *s = store_stmt(st, STMT_EVENT_INSERT, err);
+	const char *rcpt =
+	    row->address[0] != '\0' ? row->address : row->recipient;
+
+	if (s == NULL)
+		return -1;
+	(void)sqlite3_bind_int64(s, 1, mid);
+	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)it->time);
+	(void)bind_text_null(s, 3, it->at.identity);
+	(void)bind_text(s, 4, row->type_name);
+	(void)bind_text_null(s, 5, row->reason);
+	(void)bind_text_null(s, 6, row->bounce_name);
+	(void)bind_text_null(s, 7, rcpt);
+	(void)bind_text_null(s, 8,
+	    row->address[0] != '\0' ? address_domain(row->address) : NULL);
+	(void)bind_text_null(s, 9, row->status);
+	(void)bind_text_null(s, 10, row->feedback_type);
+	(void)sqlite3_bind_int(s, 11, it->at.trusted);
+	(void)bind_text(s, 12, row->json);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_db_error(st, "insert event", err);
+		(void)sqlite3_reset(s);
+		return -1;
+	}
+	(void)sqlite3_reset(s);
+	*id_r = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+static int
+is_not_spam(const struct item_row *row)
+{
+	return row->feedback_type != NULL &&
+	       strcmp(row->feedback_type, "not-spam") == 0;
+}
+
+/* Count the row and apply its suppressions (trusted feedback only). */
+static int
+row_effects(struct store *st, const struct item *it, const struct item_row *row,
+    int64_t eid, time_t now, struct counts *c, struct store_ingest_summary *sum,
+    struct rb_error *err)
+{
+	const char *account;
+	int changed = 0;
+
+	sum->events[row->type]++;
+	if (row->type == CLASSIFY_EVENT_BOUNCE) {
+		if (row->bounce_type == CLASSIFY_BOUNCE_PERMANENT)
+			sum->hard++;
+		else if (row->bounce_type == CLASSIFY_BOUNCE_TRANSIENT)
+			sum->soft++;
+		else
+			sum->undetermined++;
+	}
+	if (!it->at.trusted) {
+		c->untrusted++;
+		return 0;
+	}
+	switch (row->type) {
+	case CLASSIFY_EVENT_BOUNCE:
+		if (row->bounce_type == CLASSIFY_BOUNCE_PERMANENT)
+			c->hard++;
+		else if (row->bounce_type == CLASSIFY_BOUNCE_TRANSIENT)
+			c->soft++;
+		else
+			c->undetermined++;
+		break;
+	case CLASSIFY_EVENT_COMPLAINT:
+		if (is_not_spam(row))
+			c->not_spam++;
+		else
+			c->complaints++;
+		break;
+	case CLASSIFY_EVENT_AUTOREPLY:
+		c->auto_replies++;
+		break;
+	case CLASSIFY_EVENT_DELIVERY:
+		c->deliveries++;
+		break;
+	case CLASSIFY_EVENT_DELAY:
+		c->delays++;
+		break;
+	case CLASSIFY_EVENT_NOT_FEEDBACK:
+		break;
+	}
+	if (row->address[0] == '\0')
+		return 0;
+	account = conf_account_of(&st->conf, it->at.identity);
+	if (row->type == CLASSIFY_EVENT_BOUNCE &&
+	    row->bounce_type == CLASSIFY_BOUNCE_PERMANENT) {
+		if (suppress_global(st, row->address, row->reason, eid, now,
+		        &changed, err) < 0)
+			return -1;
+		sum->suppressed += (uint64_t)changed;
+		if (st->conf.auto_bounce) {
+			if (suppress_account_auto(st, account, row->address,
+			        "BOUNCE", eid, now, &changed, err) < 0)
+				return -1;
+			sum->suppressed += (uint64_t)changed;
+		}
+	} else if (row->type == CLASSIFY_EVENT_COMPLAINT && !is_not_spam(row) &&
+	           st->conf.auto_complaint) {
+		if (suppress_account_auto(st, account, row->address,
+		        "COMPLAINT", eid, now, &changed, err) < 0)
+			return -1;
+		sum->suppressed += (uint64_t)changed;
+	}
+	return 0;
+}
+
+static int
+insert_review(
+    struct store *st, const struct item *it, int64_t mid, struct rb_error *err)
+{
+	sqlite3_stmt *s = store_stmt(st, STMT_REVIEW_INSERT, err);
+
+	if (s == NULL)
+		return -1;
+	(void)sqlite3_bind_int64(s, 1, mid);
+	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)it->time);
+	(void)bind_text(s, 3, it->review_why);
+	(void)bind_text(s, 4, it->review_json != NULL ? it->review_json : "{}");
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_db_error(st, "insert review", err);
+		(void)sqlite3_reset(s);
+		return -1;
+	}
+	(void)sqlite3_reset(s);
+	return 0;
+}
+
+int
+apply_item(struct store *st, struct apply_batch *b, struct item *it, time_t now,
+    struct store_ingest_summary *sum, struct rb_error *err)
+{
+	struct store_ingest_summary *p = &b->pend;
+	struct counts c;
+	int64_t mid, eid;
+	size_t i;
+	int dup = 0, feedback = 0, rc;
+
+	sum->messages++;
+	if (it->dup) {
+		sum->duplicates++;
+		return 0;
+	}
+	if (!st->in_tx && store_begin(st, err) < 0)
+		return -1;
+	if (!it->dup_checked && is_dup(st, it, &dup, err) < 0)
+		return -1;
+	if (dup) {
+		sum->duplicates++;
+		return 0;
+	}
+	if ((rc = insert_message(st, it, now, &mid, err)) != 0) {
+		if (rc < 0)
+			return -1;
+		sum->duplicates++;
+		return 0;
+	}
+	memset(&c, 0, sizeof(c));
+	for (i = 0; i < it->n_rows; i++) {
+		if (insert_event(st, it, &it->rows[i], mid, &eid, err) < 0 ||
+		    row_effects(st, it, &it->rows[i], eid, now, &c, p, err) < 0)
+			return -1;
+		feedback = 1;
+	}
+	if (it->at.identity[0] != '\0' && feedback)
+		batch_count(b, it->at.identity, it->time, &c);
+	if (feedback && it->at.identity[0] == '\0')
+		p->unattributed++;
+	if (!it->at.trusted)
+		p->untrusted++;
+	if (it->review_why != NULL) {
+		if (insert_review(st, it, mid, err) < 0)
+			return -1;
+		p->unclassified++;
+	}
+	p->stored++;
+	b->n++;
+	if (b->n >= st->conf.batch_size)
+		return apply_commit(st, b, now, sum, err);
+	return 0;
+}
+
+void
+apply_abort(struct store *st, struct apply_batch *b)
+{
+	store_rollback(st);
+	memset(&b->pend, 0, sizeof(b->pend));
+	g_hash_table_remove_all(b->touched);
+	g_hash_table_remove_all(b->counts);
+	b->n = 0;
+}

@@ -1,0 +1,683 @@
+/*
+ * rates: hourly counters per identity (sends and feedback), the rates
+ * over a rolling window of whole hours, their status against the
+ * thresholds, and the alert state machine per identity and metric
+ * (ok -> warning -> critical -> ok, any step allowed) with a row per
+ * transition.  As SES: bounceRate = Permanent bounces / sends,
+ * complaintRate = complaints (not-spam reports excluded) / sends; below
+ * rates.min_sends sends in the window the status stays ok, since three
+ * bounces of twenty sends say nothing yet.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "store_int.h"
+
+/* Longest line of a sends import (an SES Send event is ~2 KB). */
+#define RATES_MAX_LINE (1024u * 1024)
+/* Identities per stats answer; more is a paging job for the API. */
+#define RATES_MAX_IDENTITIES 100000
+
+static const char *const metric_names[] = {"bounce", "complaint"};
+
+const char *
+store_status_name(enum store_status s)
+{
+	switch (s) {
+	case STORE_OK:
+		return "ok";
+	case STORE_WARNING:
+		return "warning";
+	case STORE_CRITICAL:
+		return "critical";
+	}
+	return "ok";
+}
+
+/* First and last hour bucket of the window ending at now. */
+static void
+window_hours(time_t now, uint64_t window, int64_t *h0, int64_t *h1)
+{
+	*h1 = (int64_t)now / 3600;
+	*h0 = *h1 - (int64_t)(window / 3600) + 1;
+}
+
+int
+rates_add(struct store *st, const char *identity, time_t t,
+    const struct counts *c, struct rb_error *err)
+{
+	sqlite3_stmt *s = store_stmt(st, STMT_COUNTER_ADD, err);
+
+	if (s == NULL)
+		return -1;
+	(void)bind_text(s, 1, identity);
+	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)t / 3600);
+	(void)sqlite3_bind_int64(s, 3, c->sends);
+	(void)sqlite3_bind_int64(s, 4, c->hard);
+	(void)sqlite3_bind_int64(s, 5, c->soft);
+	(void)sqlite3_bind_int64(s, 6, c->undetermined);
+	(void)sqlite3_bind_int64(s, 7, c->complaints);
+	(void)sqlite3_bind_int64(s, 8, c->not_spam);
+	(void)sqlite3_bind_int64(s, 9, c->auto_replies);
+	(void)sqlite3_bind_int64(s, 10, c->deliveries);
+	(void)sqlite3_bind_int64(s, 11, c->delays);
+	(void)sqlite3_bind_int64(s, 12, c->untrusted);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_db_error(st, "update counters", err);
+		(void)sqlite3_reset(s);
+		return -1;
+	}
+	(void)sqlite3_reset(s);
+	return 0;
+}
+
+static enum store_status
+status_of(double rate, double warn, double crit)
+{
+	if (rate >= crit)
+		return STORE_CRITICAL;
+	if (rate >= warn)
+		return STORE_WARNING;
+	return STORE_OK;
+}
+
+static double
+threshold_of(const struct store_thresholds *th, int metric, enum store_status s)
+{
+	if (metric == 0)
+		return s == STORE_CRITICAL ? th->bounce_critical
+		                           : th->bounce_warning;
+	return s == STORE_CRITICAL ? th->complaint_critical
+	                           : th->complaint_warning;
+}
+
+int
+rates_evaluate(struct store *st, const char *identity, time_t now,
+    uint64_t *n_r, struct rb_error *err)
+{
+	const struct store_thresholds *th = &st->conf.th;
+	sqlite3_stmt *s;
+	int64_t h0, h1, sends, bad[2];
+	int m;
+
+	window_hours(now, th->window, &h0, &h1);
+	if ((s = store_stmt(st, STMT_WINDOW_SUM, err)) == NULL)
+		return -1;
+	(void)bind_text(s, 1, identity);
+	(void)sqlite3_bind_int64(s, 2, h0);
+	(void)sqlite3_bind_int64(s, 3, h1);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		(void)sqlite3_reset(s);
+		return store_db_error(st, "rates", err);
+	}
+	sends = sqlite3_column_int64(s, 0);
+	bad[0] = sqlite3_column_int64(s, 1);
+	bad[1] = sqlite3_column_int64(s, 2);
+	(void)sqlite3_reset(s);
+	for (m = 0; m < 2; m++) {
+		double rate = sends > 0 ? (double)bad[m] / (double)sends : 0;
+		enum store_status now_s = STORE_OK, was = STORE_OK;
+		int rc;
+
+		if (sends >= (int64_t)th->min_sends && sends > 0)
+			now_s = m == 0 ? status_of(rate, th->bounce_warning,
+			                     th->bounce_critical)
+			               : status_of(rate, th->complaint_warning,
+			                     th->complaint_critical);
+		if ((s = store_stmt(st, STMT_ALERT_STATE_GET, err)) == NULL)
+			return -1;
+		(void)bind_text(s, 1, identity);
+		(void)bind_text(s, 2, metric_names[m]);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			was = (enum store_status)sqlite3_column_int(s, 0);
+		(void)sqlite3_reset(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return store_db_error(st, "alert state", err);
+		if (now_s == was)
+			continue;
+		if ((s = store_stmt(st, STMT_ALERT_INSERT, err)) == NULL)
+			return -1;
+		(void)sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
+		(void)bind_text(s, 2, identity);
+		(void)bind_text(s, 3, metric_names[m]);
+		(void)sqlite3_bind_int(s, 4, (int)was);
+		(void)sqlite3_bind_int(s, 5, (int)now_s);
+		(void)sqlite3_bind_double(s, 6, rate);
+		/* Up: the threshold reached; down: the one fallen below. */
+		(void)sqlite3_bind_double(s, 7,
+		    threshold_of(th, m,
+		        now_s > was ? now_s : (enum store_status)(now_s + 1)));
+		(void)sqlite3_bind_int64(s, 8, sends);
+		rc = sqlite3_step(s);
+		(void)sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			return store_db_error(st, "insert alert", err);
+		if ((s = store_stmt(st, STMT_ALERT_STATE_PUT, err)) == NULL)
+			return -1;
+		(void)bind_text(s, 1, identity);
+		(void)bind_text(s, 2, metric_names[m]);
+		(void)sqlite3_bind_int(s, 3, (int)now_s);
+		(void)sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
+		rc = sqlite3_step(s);
+		(void)sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			return store_db_error(st, "alert state", err);
+		(*n_r)++;
+	}
+	return 0;
+}
+
+int
+store_sends_add(struct store *st, const char *identity, uint64_t count,
+    time_t at, time_t now, struct rb_error *err)
+{
+	struct counts c;
+	char id[STORE_MAX_IDENTITY];
+	uint64_t n = 0;
+
+	if (store_identity_normalize(st, identity, id, sizeof(id), err) < 0)
+		return -1;
+	if (count > INT64_MAX / 2)
+		return rb_error_set(err, EINVAL, "%llu sends: too many",
+		    (unsigned long long)count);
+	memset(&c, 0, sizeof(c));
+	c.sends = (int64_t)count;
+	if (store_begin(st, err) < 0)
+		return -1;
+	if (rates_add(st, id, at, &c, err) < 0 ||
+	    rates_evaluate(st, id, now, &n, err) < 0) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st, err);
+}
+
+/* One SES Send event line into the counters; -1 with err (no line no.). */
+static int
+sends_line(struct store *st, const char *line, size_t len, time_t now,
+    struct store_import_summary *sum, GHashTable *touched, struct rb_error *err)
+{
+	json_error_t jerr;
+	json_t *root, *mail, *type, *dest;
+	const char *source, *ts;
+	char id[STORE_MAX_IDENTITY];
+	struct counts c;
+	time_t at = now;
+	int rc = -1;
+
+	root = json_loadb(line, len, 0, &jerr);
+	if (root == NULL)
+		return rb_error_set(err, EINVAL, "not JSON: %s", jerr.text);
+	type = json_object_get(root, "eventType");
+	if (type == NULL)
+		type = json_object_get(root, "notificationType");
+	if (!json_is_string(type) ||
+	    strcmp(json_string_value(type), "Send") != 0) {
+		sum->skipped++;
+		rc = 0;
+		goto out;
+	}
+	mail = json_object_get(root, "mail");
+	source = json_string_value(json_object_get(mail, "source"));
+	if (source == NULL) {
+		rb_error_set(err, EINVAL, "Send event without mail.source");
+		goto out;
+	}
+	if (store_identity_normalize(st, source, id, sizeof(id), err) < 0)
+		goto out;
+	ts = json_string_value(json_object_get(mail, "timestamp"));
+	if (ts != NULL && config_parse_time(ts, &at) < 0) {
+		rb_error_set(
+		    err, EINVAL, "mail.timestamp '%s': not RFC 3339", ts);
+		goto out;
+	}
+	memset(&c, 0, sizeof(c));
+	/* SES counts a send per recipient. */
+	dest = json_object_get(mail, "destination");
+	c.sends = json_is_array(dest) && json_array_size(dest) > 0
+	              ? (int64_t)json_array_size(dest)
+	              : 1;
+	if (rates_add(st, id, at, &c, err) < 0)
+		goto out;
+	g_hash_table_add(touched, g_strdup(id));
+	sum->imported += (uint64_t)c.sends;
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+store_sends_import(struct store *st, FILE *fp, const char *name, time_t now,
+    struct store_import_summary *sum_r, struct rb_error *err)
+{
+	GHashTable *touched;
+	struct store_import_summary sum;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	uint64_t alerts = 0;
+	int rc = 0;
+
+	memset(&sum, 0, sizeof(sum));
+	if (store_begin(st, err) < 0)
+		return -1;
+	touched = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	while ((n = getline(&line, &cap, fp)) >= 0) {
+		size_t len = (size_t)n;
+		struct rb_error lerr;
+
+		sum.lines++;
+		while (len > 0 &&
+		       (line[len - 1] == '\n' || line[len - 1] == '\r' ||
+		           line[len - 1] == ' '))
+			len--;
+		if (len == 0)
+			continue;
+		if (len > RATES_MAX_LINE) {
+			rc = rb_error_set(err, EINVAL,
+			    "%s:%llu: line longer "
+			    "than %u bytes",
+			    name, (unsigned long long)sum.lines,
+			    RATES_MAX_LINE);
+			break;
+		}
+		if (sends_line(st, line, len, now, &sum, touched, &lerr) < 0) {
+			rc = rb_error_set(err, lerr.code, "%s:%llu: %s", name,
+			    (unsigned long long)sum.lines, lerr.msg);
+			break;
+		}
+	}
+	free(line);
+	if (rc == 0 && ferror(fp))
+		rc = rb_error_set(err, EIO, "%s: read error", name);
+	if (rc == 0) {
+		guint k = 0, i;
+		gpointer *ids = g_hash_table_get_keys_as_array(touched, &k);
+
+		if (k > 1)
+			qsort(ids, k, sizeof(*ids), cmp_str);
+		for (i = 0; i < k && rc == 0; i++)
+			rc = rates_evaluate(st, ids[i], now, &alerts, err);
+		g_free(ids);
+	}
+	g_hash_table_destroy(touched);
+	if (rc == 0)
+		rc = store_commit(st, err);
+	else
+		store_rollback(st);
+	if (rc == 0 && sum_r != NULL)
+		*sum_r = sum;
+	return rc;
+}
+
+/* ---- stats --------------------------------------------------------------- */
+
+struct bd_list {
+	struct store_breakdown *v;
+	size_t n, cap;
+};
+
+static struct store_breakdown *
+bd_get(struct bd_list *l, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (strcmp(l->v[i].name, name) == 0)
+			return &l->v[i];
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	memset(&l->v[l->n], 0, sizeof(l->v[0]));
+	l->v[l->n].name = xstrdup(name);
+	return &l->v[l->n++];
+}
+
+static void
+bd_free(struct bd_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free((char *)(uintptr_t)l->v[i].name);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int
+cmp_bd(const void *a, const void *b)
+{
+	const struct store_breakdown *x = a, *y = b;
+
+	if (x->total != y->total)
+		return x->total > y->total ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Breakdown of an identity's bounces and complaints by reason or by
+ * provider (grouped by recipient domain, mapped here). */
+static int
+breakdown(struct store *st, const char *identity, int64_t t0, int64_t t1,
+    int by_provider, struct bd_list *l, struct rb_error *err)
+{
+	static const char sql_reason[] =
+	    "SELECT coalesce(reason, 'undefined'),"
+	    " sum(bounce_type = 'Permanent'), sum(bounce_type = 'Transient'),"
+	    " sum(bounce_type = 'Undetermined'),"
+	    " sum(type = 'Complaint' AND coalesce(feedback_type, '')"
+	    "  <> 'not-spam'), count(*)"
+	    " FROM events WHERE identity = ?1 AND time >= ?2 AND time < ?3"
+	    " AND trusted = 1 AND type IN ('Bounce', 'Complaint')"
+	    " GROUP BY 1";
+	static const char sql_domain[] =
+	    "SELECT coalesce(domain, ''),"
+	    " sum(bounce_type = 'Permanent'), sum(bounce_type = 'Transient'),"
+	    " sum(bounce_type = 'Undetermined'),"
+	    " sum(type = 'Complaint' AND coalesce(feedback_type, '')"
+	    "  <> 'not-spam'), count(*)"
+	    " FROM events WHERE identity = ?1 AND time >= ?2 AND time < ?3"
+	    " AND trusted = 1 AND type IN ('Bounce', 'Complaint')"
+	    " GROUP BY 1";
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, by_provider ? sql_domain : sql_reason,
+	        -1, &s, NULL) != SQLITE_OK)
+		return store_db_error(st, "breakdown", err);
+	(void)bind_text(s, 1, identity);
+	(void)sqlite3_bind_int64(s, 2, t0);
+	(void)sqlite3_bind_int64(s, 3, t1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *key = col_text(s, 0);
+		struct store_breakdown *b;
+
+		if (key == NULL)
+			key = "";
+		b = bd_get(l,
+		    by_provider ? providers_lookup(st->providers, key) : key);
+		b->hard += (uint64_t)sqlite3_column_int64(s, 1);
+		b->soft += (uint64_t)sqlite3_column_int64(s, 2);
+		b->undetermined += (uint64_t)sqlite3_column_int64(s, 3);
+		b->complaints += (uint64_t)sqlite3_column_int64(s, 4);
+		b->total += (uint64_t)sqlite3_column_int64(s, 5);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return store_db_error(st, "breakdown", err);
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(l->v[0]), cmp_bd);
+	return 0;
+}
+
+static int
+identity_stats(struct store *st, const char *identity, int64_t h0, int64_t h1,
+    store_stats_fn *fn, void *ctx, int *stop_r, struct rb_error *err)
+{
+	static const char sql[] =
+	    "SELECT coalesce(sum(sends), 0), coalesce(sum(hard), 0),"
+	    " coalesce(sum(soft), 0), coalesce(sum(undetermined), 0),"
+	    " coalesce(sum(complaints), 0), coalesce(sum(not_spam), 0),"
+	    " coalesce(sum(auto_replies), 0), coalesce(sum(deliveries), 0),"
+	    " coalesce(sum(delays), 0), coalesce(sum(untrusted), 0)"
+	    " FROM counters WHERE identity = ?1 AND hour BETWEEN ?2 AND ?3";
+	const struct store_thresholds *th = &st->conf.th;
+	struct store_identity_stats r;
+	struct bd_list reasons = {0}, providers = {0};
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return store_db_error(st, "stats", err);
+	(void)bind_text(s, 1, identity);
+	(void)sqlite3_bind_int64(s, 2, h0);
+	(void)sqlite3_bind_int64(s, 3, h1);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		r.sends = (uint64_t)sqlite3_column_int64(s, 0);
+		r.hard = (uint64_t)sqlite3_column_int64(s, 1);
+		r.soft = (uint64_t)sqlite3_column_int64(s, 2);
+		r.undetermined = (uint64_t)sqlite3_column_int64(s, 3);
+		r.complaints = (uint64_t)sqlite3_column_int64(s, 4);
+		r.not_spam = (uint64_t)sqlite3_column_int64(s, 5);
+		r.auto_replies = (uint64_t)sqlite3_column_int64(s, 6);
+		r.deliveries = (uint64_t)sqlite3_column_int64(s, 7);
+		r.delays = (uint64_t)sqlite3_column_int64(s, 8);
+		r.untrusted = (uint64_t)sqlite3_column_int64(s, 9);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return store_db_error(st, "stats", err);
+	r.identity = identity;
+	if (r.sends > 0) {
+		r.bounce_rate = (double)r.hard / (double)r.sends;
+		r.complaint_rate = (double)r.complaints / (double)r.sends;
+	}
+	r.low_volume = r.sends < th->min_sends || r.sends == 0;
+	if (!r.low_volume) {
+		r.bounce_status = status_of(
+		    r.bounce_rate, th->bounce_warning, th->bounce_critical);
+		r.complaint_status = status_of(r.complaint_rate,
+		    th->complaint_warning, th->complaint_critical);
+	}
+	r.status = r.bounce_status > r.complaint_status ? r.bounce_status
+	                                                : r.complaint_status;
+	if (breakdown(st, identity, h0 * 3600, (h1 + 1) * 3600, 0, &reasons,
+	        err) < 0 ||
+	    breakdown(st, identity, h0 * 3600, (h1 + 1) * 3600, 1, &providers,
+	        err) < 0) {
+		bd_free(&reasons);
+		bd_free(&providers);
+		return -1;
+	}
+	r.reasons = reasons.v;
+	r.n_reasons = reasons.n;
+	r.providers = providers.v;
+	r.n_providers = providers.n;
+	if (fn(&r, ctx) < 0)
+		*stop_r = 1;
+	bd_free(&reasons);
+	bd_free(&providers);
+	return 0;
+}
+
+int
+store_stats(struct store *st, const char *identity, time_t now, uint64_t window,
+    store_stats_fn *fn, void *ctx, struct rb_error *err)
+{
+	static const char sql[] =
+	    "SELECT DISTINCT identity FROM counters"
+	    " WHERE hour BETWEEN ?1 AND ?2 ORDER BY identity";
+	char **ids = NULL;
+	size_t n = 0, i;
+	sqlite3_stmt *s;
+	int64_t h0, h1;
+	int rc = 0, stop = 0;
+
+	if (window == 0)
+		window = st->conf.th.window;
+	if (window < 3600)
+		return rb_error_set(
+		    err, EINVAL, "window: at least 1h (counters are hourly)");
+	window_hours(now, window, &h0, &h1);
+	if (identity != NULL) {
+		char id[STORE_MAX_IDENTITY];
+
+		if (store_identity_normalize(
+		        st, identity, id, sizeof(id), err) < 0)
+			return -1;
+		return identity_stats(st, id, h0, h1, fn, ctx, &stop, err);
+	}
+	/* Collect first: the callback may take its time. */
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return store_db_error(st, "stats", err);
+	(void)sqlite3_bind_int64(s, 1, h0);
+	(void)sqlite3_bind_int64(s, 2, h1);
+	while (
+	    (rc = sqlite3_step(s)) == SQLITE_ROW && n < RATES_MAX_IDENTITIES) {
+		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+		ids[n++] = xstrdup(col_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		rc = store_db_error(st, "stats", err);
+	else
+		rc = 0;
+	for (i = 0; i < n && rc == 0 && !stop; i++)
+		rc = identity_stats(st, ids[i], h0, h1, fn, ctx, &stop, err);
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return rc;
+}
+
+static int
+count_query(struct store *st, const char *sql, int64_t t0, int64_t t1,
+    uint64_t *n_r, struct rb_error *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return store_db_error(st, "totals", err);
+	(void)sqlite3_bind_int64(s, 1, t0);
+	(void)sqlite3_bind_int64(s, 2, t1);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*n_r = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return store_db_error(st, "totals", err);
+	return 0;
+}
+
+int
+store_totals(struct store *st, time_t now, uint64_t window,
+    struct store_totals *t_r, struct rb_error *err)
+{
+	int64_t h0, h1;
+
+	if (window == 0)
+		window = st->conf.th.window;
+	window_hours(now, window, &h0, &h1);
+	memset(t_r, 0, sizeof(*t_r));
+	if (count_query(st,
+	        "SELECT count(*) FROM events WHERE"
+	        " identity IS NULL AND time >= ?1 AND time < ?2",
+	        h0 * 3600, (h1 + 1) * 3600, &t_r->unattributed, err) < 0 ||
+	    count_query(st,
+	        "SELECT count(*) FROM events WHERE"
+	        " trusted = 0 AND time >= ?1 AND time < ?2",
+	        h0 * 3600, (h1 + 1) * 3600, &t_r->untrusted, err) < 0 ||
+	    count_query(st,
+	        "SELECT count(*) FROM review WHERE"
+	        " time >= ?1 AND time < ?2",
+	        h0 * 3600, (h1 + 1) * 3600, &t_r->review, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- alerts -------------------------------------------------------------- */
+
+int
+store_alerts_evaluate(
+    struct store *st, time_t now, uint64_t *n_r, struct rb_error *err)
+{
+	static const char sql[] =
+	    "SELECT identity FROM counters WHERE hour BETWEEN ?1 AND ?2"
+	    " UNION SELECT identity FROM alert_state WHERE state <> 0"
+	    " ORDER BY 1";
+	char **ids = NULL;
+	size_t n = 0, i;
+	sqlite3_stmt *s;
+	int64_t h0, h1;
+	uint64_t count = 0;
+	int rc;
+
+	window_hours(now, st->conf.th.window, &h0, &h1);
+	if (store_begin(st, err) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		store_db_error(st, "alerts", err);
+		store_rollback(st);
+		return -1;
+	}
+	(void)sqlite3_bind_int64(s, 1, h0);
+	(void)sqlite3_bind_int64(s, 2, h1);
+	while (
+	    (rc = sqlite3_step(s)) == SQLITE_ROW && n < RATES_MAX_IDENTITIES) {
+		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+		ids[n++] = xstrdup(col_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW
+	         ? 0
+	         : store_db_error(st, "alerts", err);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = rates_evaluate(st, ids[i], now, &count, err);
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	if (rc < 0) {
+		store_rollback(st);
+		return -1;
+	}
+	if (store_commit(st, err) < 0)
+		return -1;
+	if (n_r != NULL)
+		*n_r = count;
+	return 0;
+}
+
+int
+store_alerts_list(struct store *st, const char *identity, uint64_t limit,
+    store_alert_fn *fn, void *ctx, struct rb_error *err)
+{
+	static const char sql[] =
+	    "SELECT id, time, identity, metric, from_state, to_state, value,"
+	    " threshold, sends FROM alerts"
+	    " WHERE ?1 IS NULL OR identity = ?1 ORDER BY id DESC LIMIT ?2";
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return store_db_error(st, "alerts", err);
+	(void)bind_text(s, 1, identity);
+	(void)sqlite3_bind_int64(
+	    s, 2, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_alert a;
+
+		a.id = sqlite3_column_int64(s, 0);
+		a.time = (time_t)sqlite3_column_int64(s, 1);
+		a.identity = col_text(s, 2);
+		a.metric = col_text(s, 3);
+		a.from = (enum store_status)sqlite3_column_int(s, 4);
+		a.to = (enum store_status)sqlite3_column_int(s, 5);
+		a.value = sqlite3_column_double(s, 6);
+		a.threshold = sqlite3_column_double(s, 7);
+		a.sends = (uint64_t)sqlite3_column_int64(s, 8);
+		if (fn(&a, ctx) < 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return store_db_error(st, "alerts", err);
+	return 0;
+}

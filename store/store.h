@@ -1,0 +1,357 @@
+/*
+ * store: the state of rebound in one SQLite database (WAL mode, foreign
+ * keys on, schema versioned by PRAGMA user_version and migrated at open,
+ * prepared statements only).  It keeps every feedback message once
+ * (deduplicated, raw bytes compressed), its events per recipient, hourly
+ * per-identity counters and sends, rates and alert transitions, and the
+ * global and account-level suppression lists.
+ *
+ * A handle is used by one thread at a time.  An ingest runs its own
+ * worker threads (classification) and writes from one committer thread
+ * in input order, one transaction per batch of new messages; the handle
+ * must not be used otherwise until store_ingest_end().
+ *
+ * Every function that changes state takes `now`, so callers (and tests)
+ * own the clock.  Errors of the environment (disk full, locked, corrupt
+ * database) are -1 with err set; a malformed address is -1 with err
+ * saying so.  Callbacks get borrowed strings, valid during the call; a
+ * callback returning -1 stops the walk (the function then returns 0).
+ */
+#ifndef REBOUND_STORE_H
+#define REBOUND_STORE_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "classify/classify.h"
+#include "core/core.h"
+
+/* The schema this code writes; older databases are migrated at open. */
+#define STORE_SCHEMA_VERSION 1
+/* RFC 5321 4.5.3.1: 64 octets of local part, 255 of domain, the "@". */
+#define STORE_MAX_ADDRESS 321
+/* An identity is a domain or an address. */
+#define STORE_MAX_IDENTITY STORE_MAX_ADDRESS
+/* Account (tenant) names come from the config; short by design. */
+#define STORE_MAX_ACCOUNT 128
+/* Classifier threads of one ingest (store.workers = auto caps here). */
+#define STORE_MAX_WORKERS 8
+/* New messages per transaction: above this a crash loses too much work
+ * and the WAL grows past any use. */
+#define STORE_MAX_BATCH 100000
+
+struct store;
+
+/*
+ * Open (creating if needed) the database named by store.db of cfg and
+ * migrate it to STORE_SCHEMA_VERSION.  Every setting of the store is
+ * read from cfg now; cfg may be freed afterwards.  Returns 0 or -1 (bad
+ * setting, unreadable file, a schema newer than this program).  Caller
+ * closes with store_close().
+ */
+int store_open(
+    const struct config *cfg, struct store **st_r, struct rb_error *err) RB_WUR;
+void store_close(struct store **st);
+/* The database file name; borrowed until store_close. */
+const char *store_path(const struct store *st);
+/* PRAGMA user_version of the open database. */
+int store_schema_version(
+    struct store *st, int *version_r, struct rb_error *err) RB_WUR;
+/* PRAGMA integrity_check and foreign_key_check: 0 when both are clean. */
+int store_check(struct store *st, struct rb_error *err) RB_WUR;
+
+/* ---- ingest ------------------------------------------------------------ */
+
+/* Where a message came from, for rebound.source and attribution. */
+struct store_source {
+	const char *file;        /* path, or NULL */
+	long index;              /* position in an mbox, or -1 */
+	const char *via;         /* "file", "smtp", "http", "bench" */
+	const char *envelope_to; /* SMTP RCPT TO of the feedback, or NULL */
+};
+
+/* What an ingest did.  Event counts are per recipient row. */
+struct store_ingest_summary {
+	uint64_t messages;   /* fed */
+	uint64_t stored;     /* new messages kept */
+	uint64_t duplicates; /* seen before (dedupe key), nothing changed */
+	uint64_t events[CLASSIFY_EVENT_NOT_FEEDBACK + 1]; /* by type */
+	uint64_t hard, soft, undetermined; /* bounce rows by bounceType */
+	uint64_t unattributed;             /* feedback with no identity */
+	uint64_t untrusted;    /* signed token with a bad signature */
+	uint64_t unclassified; /* queued for review */
+	uint64_t suppressed;   /* suppression rows added or renewed */
+	uint64_t alerts;       /* alert transitions */
+	uint64_t errors;       /* fed, but not stored after a failure */
+};
+
+struct store_ingest;
+
+/*
+ * Start an ingest: messages are classified with rules (borrowed until
+ * store_ingest_end) at time now.  Returns 0 or -1.
+ */
+int store_ingest_begin(struct store *st, const struct classify_rules *rules,
+    time_t now, struct store_ingest **ing_r, struct rb_error *err) RB_WUR;
+/*
+ * Hand one message over.  The bytes are copied; memory stays bounded (a
+ * full queue makes this wait).  Returns 0, or -1 once the store failed
+ * (err set; stop feeding and call store_ingest_end).
+ */
+int store_ingest_feed(struct store_ingest *ing, const unsigned char *msg,
+    size_t len, const struct store_source *src, struct rb_error *err) RB_WUR;
+/*
+ * Wait until every message fed so far is applied and commit the open
+ * batch, whatever its size: a daemon calls this before it forgets its
+ * own copy of the messages (an SMTP spool segment), so that nothing it
+ * acknowledged exists only in memory.  Call from the feeding thread.
+ * Returns 0, or -1 with err set once the store failed.
+ */
+int store_ingest_flush(struct store_ingest *ing, struct rb_error *err) RB_WUR;
+/* Messages fully handled so far (for a progress display; any thread). */
+uint64_t store_ingest_done(struct store_ingest *ing);
+/*
+ * Finish: wait for the queue, commit the last batch, stop the threads
+ * and free *ing (always).  Fills *sum_r (also on failure: what was
+ * committed).  Returns 0, or -1 with err set for the first failure.
+ */
+int store_ingest_end(struct store_ingest **ing,
+    struct store_ingest_summary *sum_r, struct rb_error *err) RB_WUR;
+
+/* ---- stored events, raw messages, review queue ------------------------- */
+
+struct store_event {
+	int64_t id;
+	int64_t message_id;
+	time_t time;
+	const char *identity; /* NULL: unattributed */
+	const char *type;     /* SES eventType */
+	const char *reason;
+	const char *bounce_type;
+	const char *recipient;
+	const char *status;
+	int trusted;
+	const char *json; /* the SES-shaped event */
+};
+typedef int store_event_fn(const struct store_event *ev, void *ctx);
+/* Calls fn for event id.  Returns 1 found, 0 not found, -1 error. */
+int store_event_get(struct store *st, int64_t id, store_event_fn *fn, void *ctx,
+    struct rb_error *err) RB_WUR;
+
+/*
+ * The raw feedback message of an event (by_event != 0) or of a stored
+ * message.  Returns 1 with *data_r (caller frees with free()) and
+ * *len_r, 0 when there is none (unknown id or pruned), -1 on error.
+ */
+int store_raw_get(struct store *st, int64_t id, int by_event,
+    unsigned char **data_r, size_t *len_r, struct rb_error *err) RB_WUR;
+
+struct store_review {
+	int64_t id;
+	int64_t message_id;
+	time_t time;
+	const char *why;     /* not-feedback, reason-undefined, no-recipient */
+	const char *subject; /* of the feedback message, or NULL */
+	const char *from;
+	const char *source;
+	const char *json; /* what the classifier made of it */
+};
+typedef int store_review_fn(const struct store_review *r, void *ctx);
+/* Newest first, at most limit (0: all). */
+int store_review_list(struct store *st, uint64_t limit, store_review_fn *fn,
+    void *ctx, struct rb_error *err) RB_WUR;
+/* Returns 1 found (fn called), 0 not found, -1 error. */
+int store_review_get(struct store *st, int64_t id, store_review_fn *fn,
+    void *ctx, struct rb_error *err) RB_WUR;
+
+/* ---- sends, rates, alerts ---------------------------------------------- */
+
+/*
+ * Normalise an identity given by a user or a send event: a domain, or
+ * an address (lower case, "Name <a@b>" accepted).  With the default
+ * identity.mode = domain an address becomes its domain unless it is
+ * listed in identity.addresses.  -1 when it is neither.
+ */
+int store_identity_normalize(const struct store *st, const char *in, char *out,
+    size_t outlen, struct rb_error *err) RB_WUR;
+
+/* Add count sends of identity at time `at` (hour bucket). */
+int store_sends_add(struct store *st, const char *identity, uint64_t count,
+    time_t at, time_t now, struct rb_error *err) RB_WUR;
+
+struct store_import_summary {
+	uint64_t lines;
+	uint64_t imported; /* sends counted, or addresses imported */
+	uint64_t skipped;  /* lines that were not of the kind imported */
+};
+/*
+ * JSON lines of SES Send events (eventType "Send"; mail.source gives the
+ * identity, mail.timestamp the hour, mail.destination the count).  Other
+ * event types are skipped; a line that is not JSON fails the import
+ * (nothing is kept), err naming the line.  One transaction.
+ */
+int store_sends_import(struct store *st, FILE *fp, const char *name, time_t now,
+    struct store_import_summary *sum_r, struct rb_error *err) RB_WUR;
+
+enum store_status { STORE_OK, STORE_WARNING, STORE_CRITICAL };
+const char *store_status_name(enum store_status s);
+
+/* A row of a breakdown (by reason or by mailbox provider). */
+struct store_breakdown {
+	const char *name;
+	uint64_t hard, soft, undetermined, complaints, total;
+};
+
+struct store_identity_stats {
+	const char *identity;
+	uint64_t sends;
+	uint64_t hard, soft, undetermined; /* bounces by bounceType */
+	uint64_t complaints;               /* not-spam excluded */
+	uint64_t not_spam, auto_replies, deliveries, delays, untrusted;
+	double bounce_rate;    /* hard / sends; 0 without sends */
+	double complaint_rate; /* complaints / sends */
+	enum store_status bounce_status, complaint_status, status;
+	int low_volume; /* sends < rates.min_sends: status stays ok */
+	const struct store_breakdown *reasons;
+	size_t n_reasons;
+	const struct store_breakdown *providers;
+	size_t n_providers;
+};
+typedef int store_stats_fn(const struct store_identity_stats *s, void *ctx);
+
+struct store_thresholds {
+	uint64_t window; /* seconds */
+	uint64_t min_sends;
+	double bounce_warning, bounce_critical;
+	double complaint_warning, complaint_critical;
+};
+/* The thresholds in effect (from the config). */
+void store_thresholds(const struct store *st, struct store_thresholds *t_r);
+
+/*
+ * Rates of identity (NULL: every identity with sends or feedback in the
+ * window), over the window ending at now (window 0: rates.window), in
+ * identity order.  The window is whole hours: the current one and
+ * those before it.
+ */
+int store_stats(struct store *st, const char *identity, time_t now,
+    uint64_t window, store_stats_fn *fn, void *ctx,
+    struct rb_error *err) RB_WUR;
+
+/* Feedback of the window that rates do not count. */
+struct store_totals {
+	uint64_t unattributed; /* event rows without identity */
+	uint64_t untrusted;    /* event rows with a bad token */
+	uint64_t review;       /* messages queued for review */
+};
+int store_totals(struct store *st, time_t now, uint64_t window,
+    struct store_totals *t_r, struct rb_error *err) RB_WUR;
+
+struct store_alert {
+	int64_t id;
+	time_t time;
+	const char *identity;
+	const char *metric; /* "bounce" or "complaint" */
+	enum store_status from, to;
+	double value;     /* the rate that made the transition */
+	double threshold; /* the threshold crossed (of `to`, or of `from`
+	                     when going down) */
+	uint64_t sends;   /* sends in the window */
+};
+typedef int store_alert_fn(const struct store_alert *a, void *ctx);
+/*
+ * Re-evaluate the state of every identity at now (a window moves on even
+ * without new feedback) and record the transitions.  *n_r: how many.
+ */
+int store_alerts_evaluate(
+    struct store *st, time_t now, uint64_t *n_r, struct rb_error *err) RB_WUR;
+/* Transitions, newest first, of identity (NULL: all); limit 0: all. */
+int store_alerts_list(struct store *st, const char *identity, uint64_t limit,
+    store_alert_fn *fn, void *ctx, struct rb_error *err) RB_WUR;
+
+/* ---- suppression ------------------------------------------------------- */
+
+enum store_list { STORE_LIST_GLOBAL, STORE_LIST_ACCOUNT };
+
+struct store_suppression {
+	enum store_list list;
+	const char *address;
+	const char *account; /* NULL for the global list */
+	const char *reason;  /* "BOUNCE" or "COMPLAINT" */
+	const char *detail;  /* global: the bounce reason; account: origin */
+	time_t since;
+	time_t until;     /* 0: until removed (account list) */
+	unsigned strikes; /* global: suppressions so far */
+	int64_t event_id; /* the event that suppressed, or 0 */
+};
+typedef int store_suppression_fn(const struct store_suppression *s, void *ctx);
+
+/*
+ * Normalise an address as the lists compare it: domain in lower case,
+ * local part per suppression.local_part; "<a@b>" accepted.  -1 with err
+ * saying what is wrong when it is not an address.
+ */
+int store_address_normalize(const struct store *st, const char *in, char *out,
+    size_t outlen, struct rb_error *err) RB_WUR;
+/* The account of an identity (config [accounts], else account.default);
+ * identity NULL gives the default account.  Borrowed from st. */
+const char *store_account_of(const struct store *st, const char *identity);
+
+/*
+ * Is address suppressed at now: fn is called for each entry that
+ * suppresses it (the global one if unexpired, the account-level one of
+ * account; account NULL: any account).  *suppressed_r 1 or 0.
+ */
+int store_suppression_check(struct store *st, const char *address,
+    const char *account, time_t now, store_suppression_fn *fn, void *ctx,
+    int *suppressed_r, struct rb_error *err) RB_WUR;
+/* Add address to the account-level list of account with reason
+ * "BOUNCE" or "COMPLAINT" (a row already there is updated). */
+int store_suppression_add(struct store *st, const char *account,
+    const char *address, const char *reason, time_t now,
+    struct rb_error *err) RB_WUR;
+/*
+ * Remove address from the account-level list of account (NULL: all
+ * accounts) and end its global suppression (the row is kept, expired,
+ * so a later hard bounce still escalates).  *removed_r: entries ended.
+ */
+int store_suppression_remove(struct store *st, const char *account,
+    const char *address, time_t now, unsigned *removed_r,
+    struct rb_error *err) RB_WUR;
+/* Entries in force at now; reason NULL or "BOUNCE"/"COMPLAINT";
+ * account NULL: all accounts.  Global entries first, by address. */
+int store_suppression_list(struct store *st, const char *account,
+    const char *reason, time_t now, store_suppression_fn *fn, void *ctx,
+    struct rb_error *err) RB_WUR;
+
+enum store_format { STORE_FORMAT_JSONL, STORE_FORMAT_CSV };
+/* Write the entries in force (store_suppression_list) to fp. */
+int store_suppression_export(struct store *st, FILE *fp, enum store_format fmt,
+    time_t now, uint64_t *n_r, struct rb_error *err) RB_WUR;
+/*
+ * Read entries (the export formats; "address" and "reason" are needed,
+ * "list", "account", "since" and "until" are optional; the account
+ * defaults to account) and add them in one transaction.  Any bad line
+ * fails the whole import, err naming the line.
+ */
+int store_suppression_import(struct store *st, FILE *fp, const char *name,
+    enum store_format fmt, const char *account, time_t now,
+    struct store_import_summary *sum_r, struct rb_error *err) RB_WUR;
+
+/* ---- retention --------------------------------------------------------- */
+
+struct store_prune_summary {
+	uint64_t raw;         /* raw messages past retention.raw */
+	uint64_t messages;    /* messages (and their events) past
+	                         retention.events */
+	uint64_t suppression; /* expired global entries past
+	                         suppression.forget */
+	uint64_t transactions;
+};
+/* Delete what is past retention at now, retention.prune_batch rows per
+ * transaction. */
+int store_prune(struct store *st, time_t now, struct store_prune_summary *r,
+    struct rb_error *err) RB_WUR;
+
+#endif

@@ -1,0 +1,268 @@
+/*
+ * store internals shared by the files of store/ (not a public header:
+ * nothing outside store/ includes it).  The settings read from the
+ * config at open, the prepared-statement cache, and the "item": one
+ * feedback message on its way from the classifier threads (prep.c, no
+ * database writes) to the committer (apply.c, all writes).
+ */
+#ifndef REBOUND_STORE_INT_H
+#define REBOUND_STORE_INT_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* WAL pages between automatic checkpoints (store.c). */
+#define STORE_WAL_CHECKPOINT_PAGES 8192
+/* SHA-256 digest: the dedupe key of a message. */
+#define STORE_KEY_LEN 32
+/* "path#index" kept as the source of a message. */
+#define STORE_MAX_SOURCE 1024
+/* Identities listed in identity.addresses. */
+#define STORE_MAX_ID_ADDRESSES 10000
+
+struct account_map {
+	char *identity;
+	char *account;
+};
+
+/* The settings of config, parsed once at store_open(). */
+struct store_conf {
+	uint64_t batch_size;
+	uint64_t busy_ms;
+	unsigned workers;
+	int compress;
+	uint64_t raw_keep, events_keep, prune_batch;
+	int address_identities; /* identity.mode = address */
+	char **id_addresses;    /* sorted, for bsearch */
+	size_t n_id_addresses;
+	char *default_account;
+	struct account_map *accounts; /* sorted by identity */
+	size_t n_accounts;
+	struct store_thresholds th;
+	uint64_t supp_ttl, supp_max_ttl, supp_factor, supp_forget;
+	int local_sensitive;
+	int auto_bounce, auto_complaint;
+	char *providers_path;
+	char *verp_secret;
+	struct geo_db *geo; /* NULL: no GeoIP database configured */
+};
+
+enum stmt_id {
+	STMT_DUP,
+	STMT_MSG_INSERT,
+	STMT_RAW_INSERT,
+	STMT_EVENT_INSERT,
+	STMT_COUNTER_ADD,
+	STMT_REVIEW_INSERT,
+	STMT_GLOBAL_SUPPRESS,
+	STMT_GLOBAL_PUT,
+	STMT_ACCOUNT_AUTO,
+	STMT_ACCOUNT_PUT,
+	STMT_WINDOW_SUM,
+	STMT_ALERT_STATE_GET,
+	STMT_ALERT_STATE_PUT,
+	STMT_ALERT_INSERT,
+	STMT_SENDS_ADD,
+	STMT_COUNT
+};
+
+struct providers;
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	struct store_conf conf;
+	sqlite3_stmt *stmts[STMT_COUNT];
+	struct providers *providers;
+	int in_tx;
+	int ingesting;
+};
+
+/* store.c */
+/* The cached statement id, reset and unbound; NULL with err set. */
+sqlite3_stmt *store_stmt(
+    struct store *st, enum stmt_id id, struct rb_error *err);
+/* err from the connection's last error: "PATH: WHAT: sqlite message". */
+int store_db_error(struct store *st, const char *what, struct rb_error *err);
+int store_begin(struct store *st, struct rb_error *err) RB_WUR;
+int store_commit(struct store *st, struct rb_error *err) RB_WUR;
+void store_rollback(struct store *st);
+/* Run SQL without results (no user data in it). */
+int store_exec(struct store *st, const char *sql, struct rb_error *err) RB_WUR;
+/* Bind helpers: NULL and "" are bound as SQL NULL by bind_text_null. */
+int bind_text(sqlite3_stmt *s, int i, const char *v);
+int bind_text_null(sqlite3_stmt *s, int i, const char *v);
+/* Column text or NULL. */
+const char *col_text(sqlite3_stmt *s, int i);
+
+/* migrate.c */
+int migrate_run(sqlite3 *db, const char *path, struct rb_error *err) RB_WUR;
+int migrate_latest(void);
+
+/* sha256.c: SHA-256, incremental; the SHA extensions when the CPU has
+ * them, unless portable is set (tests compare the two). */
+struct sha256 {
+	uint32_t h[8];
+	unsigned char buf[64];
+	size_t n;
+	uint64_t len;
+	int shani;
+};
+void sha256_init(struct sha256 *c, int portable);
+void sha256_update(struct sha256 *c, const void *p, size_t len);
+void sha256_final(struct sha256 *c, unsigned char out[32]);
+
+/* dedupe.c: SHA-256 of msg from its first non-trace header, CRLF as LF. */
+void dedupe_key(
+    const unsigned char *msg, size_t len, unsigned char key_r[STORE_KEY_LEN]);
+
+/* address.c */
+int address_normalize(const char *in, int local_sensitive, char *out,
+    size_t outlen, struct rb_error *err) RB_WUR;
+/* The lower-case domain of a normalised address (after the last '@'). */
+const char *address_domain(const char *addr);
+/* Identity of a sender address per the identity settings; "" if none. */
+void address_identity(
+    const struct store_conf *conf, const char *addr, char *out, size_t outlen);
+const char *conf_account_of(
+    const struct store_conf *conf, const char *identity);
+
+/* providers.c */
+int providers_load(
+    const char *path, struct providers **p_r, struct rb_error *err) RB_WUR;
+void providers_free(struct providers **p);
+/* "Gmail", "Microsoft", ... or "Other"; never NULL. */
+const char *providers_lookup(const struct providers *p, const char *domain);
+
+/* raw.c: deflate (RFC 1951) with GLib's zlib converter. */
+struct raw_deflater;
+struct raw_deflater *raw_deflater_new(void);
+void raw_deflater_free(struct raw_deflater **d);
+/* Compress in into *out (grown as needed, *cap its size); *out_len is
+ * the compressed size.  0, or -1 when zlib fails. */
+int raw_deflate(struct raw_deflater *d, const unsigned char *in, size_t len,
+    unsigned char **out, size_t *cap, size_t *out_len) RB_WUR;
+int raw_inflate(const unsigned char *in, size_t len, size_t size,
+    unsigned char **out_r, struct rb_error *err) RB_WUR;
+
+/* Known identities (with sends), for ENVID/Feedback-ID attribution. */
+struct idset;
+struct idset *idset_load(
+    sqlite3 *db, const struct store_conf *conf, struct rb_error *err);
+void idset_free(struct idset **s);
+
+/* attrib.c */
+struct attrib_result {
+	char identity[STORE_MAX_IDENTITY]; /* "" when none */
+	const char *attribution; /* verp, envid, feedback-id, headers, none */
+	int trusted;
+};
+void attrib_find(const struct store_conf *conf, const struct idset *known,
+    const struct classify_verdict *v, const unsigned char *msg, size_t len,
+    const char *envelope_to, struct attrib_result *r);
+/* rebound.geo of a verdict: a jansson object (json_t *, as void * to
+ * keep jansson out of this header) or NULL. */
+void *attrib_geo(
+    const struct store_conf *conf, const struct classify_verdict *v);
+
+/* One events row of an item. */
+struct item_row {
+	enum classify_event_type type;
+	enum classify_bounce_type bounce_type;
+	const char *type_name;   /* static */
+	const char *reason;      /* static, or NULL */
+	const char *bounce_name; /* static, or NULL */
+	const char *recipient;   /* as reported (verdict arena), or NULL */
+	char address[STORE_MAX_ADDRESS]; /* normalised; "" if malformed */
+	const char *status;              /* verdict arena, or NULL */
+	const char *feedback_type;
+	char *json; /* malloc'd */
+};
+
+enum item_state { ITEM_EMPTY, ITEM_QUEUED, ITEM_WORKING, ITEM_DONE };
+
+struct item {
+	enum item_state state;
+	uint64_t seq;
+	/* Input: a copy of the message (the pipeline owns it). */
+	unsigned char *msg;
+	size_t len, cap;
+	size_t len_queued; /* counted in the queue's bytes */
+	char file[STORE_MAX_SOURCE];
+	char source[STORE_MAX_SOURCE]; /* "file#index" */
+	char via[16];
+	char envelope_to[STORE_MAX_ADDRESS];
+	struct store_source src; /* pointing into the above */
+	/* Output of prep. */
+	unsigned char key[STORE_KEY_LEN];
+	int dup;         /* known committed at prep time */
+	int dup_checked; /* looked up on the committing connection */
+	int classified;  /* v holds a verdict */
+	struct classify_verdict v;
+	struct attrib_result at;
+	time_t time;
+	unsigned char *raw; /* deflated message, when encoding 1 */
+	size_t raw_len, raw_cap;
+	int encoding; /* 0 as is (msg), 1 deflate (raw) */
+	struct item_row *rows;
+	size_t n_rows, cap_rows;
+	const char *review_why; /* static, or NULL */
+	char *review_json;      /* malloc'd, or NULL */
+};
+
+/* Per-thread context of prep. */
+struct prep_ctx {
+	const struct store_conf *conf;
+	const struct classify_rules *rules;
+	const struct idset *known;
+	time_t now;
+	struct raw_deflater *deflater;
+	sqlite3 *ro;       /* read-only connection, or NULL */
+	sqlite3_stmt *dup; /* on ro, or on the store's own (sync) */
+	void *owner;       /* the ingest running this context */
+};
+
+/* prep.c */
+void prep_item(struct prep_ctx *pc, struct item *it);
+/* The classifier's event JSON with rebound.identity, .attribution and
+ * .trusted set, spliced as text; NULL when js is not as expected.
+ * Caller frees with free(). */
+char *prep_patch_json(const char *js, const struct attrib_result *at);
+/* Free what prep made (rows' JSON, the verdict); keeps buffers. */
+void item_clear(struct item *it);
+void item_free(struct item *it);
+
+/* apply.c: write an item; counts into sum.  -1 on a database error. */
+struct apply_batch;
+struct apply_batch *apply_batch_new(void);
+void apply_batch_free(struct apply_batch **b);
+int apply_item(struct store *st, struct apply_batch *b, struct item *it,
+    time_t now, struct store_ingest_summary *sum, struct rb_error *err) RB_WUR;
+/* Commit the open batch (alerts of its identities first). */
+int apply_commit(struct store *st, struct apply_batch *b, time_t now,
+    struct store_ingest_summary *sum, struct rb_error *err) RB_WUR;
+/* Roll the open batch back (after a failed apply_item). */
+void apply_abort(struct store *st, struct apply_batch *b);
+
+/* rates.c */
+struct counts {
+	int64_t sends, hard, soft, undetermined, complaints, not_spam;
+	int64_t auto_replies, deliveries, delays, untrusted;
+};
+int rates_add(struct store *st, const char *identity, time_t t,
+    const struct counts *c, struct rb_error *err) RB_WUR;
+/* Evaluate alerts of one identity at now; *n_r += transitions. */
+int rates_evaluate(struct store *st, const char *identity, time_t now,
+    uint64_t *n_r, struct rb_error *err) RB_WUR;
+
+/* suppress.c: the automatic suppressions of one events row. */
+int suppress_global(struct store *st, const char *address, const char *reason,
+    int64_t event_id, time_t now, int *changed_r, struct rb_error *err) RB_WUR;
+int suppress_account_auto(struct store *st, const char *account,
+    const char *address, const char *reason, int64_t event_id, time_t now,
+    int *changed_r, struct rb_error *err) RB_WUR;
+
+#endif

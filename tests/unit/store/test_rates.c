@@ -1,0 +1,333 @@
+/*
+ * store/rates.c: hourly counters, rates over a window of whole hours,
+ * status against the thresholds and rates.min_sends, the alert state
+ * machine (ok -> warning -> critical -> ok) with a row per transition
+ * (time, value, threshold), the breakdown by reason and provider, and
+ * the SES Send import.  The clock is the test's.
+ */
+#include "fixtures.h"
+#include "test.h"
+
+struct grab {
+	struct store_identity_stats s;
+	char reason0[64], provider0[64];
+	uint64_t reason0_n, provider0_n;
+	size_t n;
+};
+
+static int
+on_stats(const struct store_identity_stats *s, void *ctx)
+{
+	struct grab *g = ctx;
+
+	g->s = *s;
+	g->s.reasons = NULL;
+	g->s.providers = NULL;
+	g->n++;
+	g->reason0[0] = g->provider0[0] = '\0';
+	if (s->n_reasons > 0) {
+		(void)snprintf(
+		    g->reason0, sizeof(g->reason0), "%s", s->reasons[0].name);
+		g->reason0_n = s->reasons[0].total;
+	}
+	if (s->n_providers > 0) {
+		(void)snprintf(g->provider0, sizeof(g->provider0), "%s",
+		    s->providers[0].name);
+		g->provider0_n = s->providers[0].total;
+	}
+	return 0;
+}
+
+static struct grab
+stats(struct store *st, const char *identity, time_t now)
+{
+	struct grab g;
+	struct rb_error err;
+
+	memset(&g, 0, sizeof(g));
+	if (store_stats(st, identity, now, 0, on_stats, &g, &err) < 0)
+		fprintf(stderr, "stats: %s\n", err.msg);
+	return g;
+}
+
+struct alerts {
+	struct store_alert a[16];
+	char metric[16][16];
+	size_t n;
+};
+
+static int
+on_alert(const struct store_alert *a, void *ctx)
+{
+	struct alerts *l = ctx;
+
+	if (l->n < 16) {
+		l->a[l->n] = *a;
+		(void)snprintf(l->metric[l->n], 16, "%s", a->metric);
+		l->a[l->n].metric = l->metric[l->n];
+		l->a[l->n].identity = NULL;
+		l->n++;
+	}
+	return 0;
+}
+
+static struct alerts
+alerts(struct store *st, const char *identity)
+{
+	struct alerts l;
+	struct rb_error err;
+
+	memset(&l, 0, sizeof(l));
+	if (store_alerts_list(st, identity, 0, on_alert, &l, &err) < 0)
+		fprintf(stderr, "alerts: %s\n", err.msg);
+	return l;
+}
+
+/* n hard bounces (5.1.1) to distinct gmail.com recipients. */
+static void
+bounces(struct store *st, const struct classify_rules *rules, const char *tag,
+    const char *sender, size_t n, time_t now)
+{
+	char **m = calloc(n, sizeof(char *));
+	struct store_ingest_summary sum;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char id[64], rcpt[128];
+
+		(void)snprintf(id, sizeof(id), "%s%zu", tag, i);
+		(void)snprintf(
+		    rcpt, sizeof(rcpt), "user.%s%zu@gmail.com", tag, i);
+		m[i] = fx_dsn(id, rcpt, "5.1.1", sender, "");
+	}
+	test_assert(fx_ingest(st, rules, m, n, now, &sum) == 0);
+	test_assert(sum.stored == n);
+	test_assert(sum.hard == n);
+	for (i = 0; i < n; i++)
+		free(m[i]);
+	free(m);
+}
+
+static void
+test_states(const struct classify_rules *rules)
+{
+	const char *sets[] = {"store.workers=0", fx_providers_setting(), NULL};
+	struct store *st = fx_open("states.db", sets);
+	struct rb_error err;
+	struct grab g;
+	struct alerts l;
+	uint64_t n = 9;
+
+	test_assert(store_sends_add(st, "Shop.Example.com", 1000, FX_NOW - 3600,
+	                FX_NOW, &err) == 0);
+	g = stats(st, "shop.example.com", FX_NOW);
+	test_assert(g.n == 1 && g.s.sends == 1000 && g.s.hard == 0);
+	test_assert(g.s.status == STORE_OK && !g.s.low_volume);
+
+	/* 60 of 1000: 6 % -> warning. */
+	bounces(st, rules, "a", "orders@shop.example.com", 60, FX_NOW);
+	g = stats(st, "shop.example.com", FX_NOW);
+	test_assert(g.s.hard == 60);
+	test_assert(g.s.bounce_rate > 0.0599 && g.s.bounce_rate < 0.0601);
+	test_assert(g.s.bounce_status == STORE_WARNING);
+	test_assert(g.s.status == STORE_WARNING);
+	test_assert_streq(g.reason0, "userunknown");
+	test_assert(g.reason0_n == 60);
+	test_assert_streq(g.provider0, "Gmail");
+	l = alerts(st, NULL);
+	test_assert(l.n == 1);
+	test_assert(l.a[0].from == STORE_OK && l.a[0].to == STORE_WARNING);
+	test_assert_streq(l.a[0].metric, "bounce");
+	test_assert(l.a[0].threshold > 0.0499 && l.a[0].threshold < 0.0501);
+	test_assert(l.a[0].sends == 1000 && l.a[0].time == FX_NOW);
+
+	/* 110 of 1000 -> critical. */
+	bounces(st, rules, "b", "news@shop.example.com", 50, FX_NOW + 60);
+	g = stats(st, "shop.example.com", FX_NOW + 60);
+	test_assert(g.s.hard == 110 && g.s.bounce_status == STORE_CRITICAL);
+	l = alerts(st, "shop.example.com");
+	test_assert(l.n == 2);
+	test_assert(
+	    l.a[0].from == STORE_WARNING && l.a[0].to == STORE_CRITICAL);
+	test_assert(l.a[0].threshold > 0.0999 && l.a[0].threshold < 0.1001);
+
+	/* More sends: 110 / 3000 = 3.7 % -> ok straight from critical. */
+	test_assert(store_sends_add(st, "shop.example.com", 2000, FX_NOW,
+	                FX_NOW + 120, &err) == 0);
+	l = alerts(st, NULL);
+	test_assert(l.n == 3);
+	test_assert(l.a[0].from == STORE_CRITICAL && l.a[0].to == STORE_OK);
+	/* Down: the threshold fallen below is the warning one. */
+	test_assert(l.a[0].threshold > 0.0499 && l.a[0].threshold < 0.0501);
+
+	/* Evaluating again changes nothing. */
+	test_assert(store_alerts_evaluate(st, FX_NOW + 120, &n, &err) == 0);
+	test_assert(n == 0);
+
+	/* Complaints: 2 of 3000 abuse reports (0.067 %) stay ok, a not-spam
+	 * report counts for nothing, 2 more make 0.13 % -> warning. */
+	{
+		char *m[5];
+		struct store_ingest_summary sum;
+		size_t i;
+
+		m[0] = fx_arf(
+		    "c1", "x1@yahoo.com", "orders@shop.example.com", "abuse");
+		m[1] = fx_arf(
+		    "c2", "x2@yahoo.com", "orders@shop.example.com", "abuse");
+		m[2] = fx_arf("c3", "x3@yahoo.com", "orders@shop.example.com",
+		    "not-spam");
+		test_assert(
+		    fx_ingest(st, rules, m, 3, FX_NOW + 180, &sum) == 0);
+		g = stats(st, "shop.example.com", FX_NOW + 180);
+		test_assert(g.s.complaints == 2 && g.s.not_spam == 1);
+		test_assert(g.s.complaint_status == STORE_OK);
+		m[3] = fx_arf(
+		    "c4", "x4@yahoo.com", "orders@shop.example.com", "abuse");
+		m[4] = fx_arf(
+		    "c5", "x5@yahoo.com", "orders@shop.example.com", "abuse");
+		test_assert(
+		    fx_ingest(st, rules, m + 3, 2, FX_NOW + 240, &sum) == 0);
+		g = stats(st, "shop.example.com", FX_NOW + 240);
+		test_assert(g.s.complaints == 4);
+		test_assert(g.s.complaint_status == STORE_WARNING);
+		l = alerts(st, NULL);
+		test_assert(l.n == 4);
+		test_assert_streq(l.a[0].metric, "complaint");
+		test_assert(l.a[0].to == STORE_WARNING);
+		for (i = 0; i < 5; i++)
+			free(m[i]);
+	}
+
+	/* Two days later the window is empty: back to ok by itself. */
+	test_assert(
+	    store_alerts_evaluate(st, FX_NOW + 2 * FX_DAY, &n, &err) == 0);
+	test_assert(n == 1);
+	g = stats(st, "shop.example.com", FX_NOW + 2 * FX_DAY);
+	test_assert(g.s.sends == 0 && g.s.status == STORE_OK);
+	test_assert(g.s.low_volume);
+	/* A wider window still sees them. */
+	{
+		struct grab g2;
+
+		memset(&g2, 0, sizeof(g2));
+		test_assert(
+		    store_stats(st, "shop.example.com", FX_NOW + 2 * FX_DAY,
+		        7 * FX_DAY, on_stats, &g2, &err) == 0);
+		test_assert(g2.s.sends == 3000 && g2.s.hard == 110);
+	}
+	store_close(&st);
+}
+
+static void
+test_low_volume(const struct classify_rules *rules)
+{
+	const char *sets[] = {"store.workers=0", NULL};
+	struct store *st = fx_open("low.db", sets);
+	struct rb_error err;
+	struct grab g;
+
+	test_assert(store_sends_add(st, "tiny.example.org", 100, FX_NOW, FX_NOW,
+	                &err) == 0);
+	bounces(st, rules, "t", "a@tiny.example.org", 50, FX_NOW);
+	g = stats(st, "tiny.example.org", FX_NOW);
+	test_assert(g.s.bounce_rate > 0.49 && g.s.bounce_rate < 0.51);
+	test_assert(g.s.low_volume && g.s.status == STORE_OK);
+	test_assert(alerts(st, NULL).n == 0);
+	/* Bad input. */
+	test_assert(
+	    store_sends_add(st, "not a domain", 1, FX_NOW, FX_NOW, &err) < 0);
+	test_assert(store_stats(st, NULL, FX_NOW, 60, on_stats, &g, &err) < 0);
+	store_close(&st);
+}
+
+static void
+test_thresholds(const struct classify_rules *rules)
+{
+	const char *sets[] = {"store.workers=0", "rates.min_sends=10",
+	    "rates.bounce_warning=1%", "rates.bounce_critical=2%",
+	    "rates.window=3h", NULL};
+	struct store *st = fx_open("th.db", sets);
+	struct rb_error err;
+	struct store_thresholds th;
+	struct grab g;
+
+	store_thresholds(st, &th);
+	test_assert(th.min_sends == 10 && th.window == 3 * 3600);
+	test_assert(store_sends_add(
+	                st, "x.example.net", 100, FX_NOW, FX_NOW, &err) == 0);
+	bounces(st, rules, "x", "a@x.example.net", 2, FX_NOW);
+	g = stats(st, NULL, FX_NOW);
+	test_assert(g.n == 1 && g.s.bounce_status == STORE_CRITICAL);
+	/* The window is three whole hours: the current and two before (the
+	 * bounces are of 10:00, the sends of 12:00). */
+	g = stats(st, NULL, FX_NOW + 3600);
+	test_assert(g.n == 1 && g.s.sends == 100 && g.s.hard == 0);
+	g = stats(st, NULL, FX_NOW + 3 * 3600);
+	test_assert(g.n == 0);
+	store_close(&st);
+}
+
+static void
+test_import(void)
+{
+	static const char lines[] =
+	    "{\"eventType\":\"Send\",\"mail\":{\"timestamp\":"
+	    "\"2024-06-01T11:59:00.000Z\",\"source\":\"Shop <orders@shop."
+	    "example.com>\",\"destination\":[\"a@x.com\",\"b@y.com\"]},"
+	    "\"send\":{}}\n"
+	    "\n"
+	    "{\"eventType\":\"Delivery\",\"mail\":{\"source\":\"o@shop."
+	    "example.com\"}}\n"
+	    "{\"eventType\":\"Send\",\"mail\":{\"source\":\"news@news."
+	    "example.org\",\"destination\":[\"c@z.com\"]}}\n";
+	const char *sets[] = {"store.workers=0", NULL};
+	struct store *st = fx_open("imp.db", sets);
+	struct store_import_summary sum;
+	struct rb_error err;
+	struct grab g;
+	FILE *fp;
+
+	fp = fmemopen((void *)(uintptr_t)lines, sizeof(lines) - 1, "r");
+	test_assert(
+	    store_sends_import(st, fp, "sends.jsonl", FX_NOW, &sum, &err) == 0);
+	fclose(fp);
+	test_assert(sum.lines == 4 && sum.imported == 3 && sum.skipped == 1);
+	g = stats(st, "shop.example.com", FX_NOW);
+	test_assert(g.s.sends == 2);
+	g = stats(st, "news.example.org", FX_NOW);
+	test_assert(g.s.sends == 1);
+
+	/* A bad line fails the whole import, naming the line. */
+	{
+		static const char bad[] =
+		    "{\"eventType\":\"Send\",\"mail\":{\"source\":\"a@b.com\"}}"
+		    "\nnot json\n";
+
+		fp = fmemopen((void *)(uintptr_t)bad, sizeof(bad) - 1, "r");
+		test_assert(store_sends_import(
+		                st, fp, "bad.jsonl", FX_NOW, &sum, &err) < 0);
+		fclose(fp);
+		test_assert(strstr(err.msg, "bad.jsonl:2") != NULL);
+		g = stats(st, "b.com", FX_NOW);
+		test_assert(g.s.sends == 0);
+	}
+	store_close(&st);
+}
+
+int
+main(void)
+{
+	struct classify_rules *rules;
+
+	fx_tmpdir();
+	rules = fx_rules();
+	test_states(rules);
+	test_low_volume(rules);
+	test_thresholds(rules);
+	test_import();
+	classify_rules_free(&rules);
+	classify_global_shutdown();
+	fx_cleanup();
+	return test_exit();
+}
