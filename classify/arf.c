@@ -76,8 +76,8 @@ jmrp_read(struct classify_ctx *c)
 	v->kind = CLASSIFY_KIND_ARF;
 	v->layout = "jmrp";
 	v->feedback_type = "abuse";
-	v->source_ip = mime_header_get(c->a, &c->tree.parts[i + 1].headers,
-	    "X-Reporter-IP");
+	v->source_ip = mime_header_get(
+	    c->a, &c->tree.parts[i + 1].headers, "X-Reporter-IP");
 	ctx_find_original(c);
 	{
 		const char *addr = text_address(c->a, rcpt);
@@ -107,8 +107,8 @@ arf_read(struct classify_ctx *c)
 	v->feedback_type = s != NULL ? text_lower(c->a, s) : "other";
 	v->user_agent = mime_header_get(c->a, &h, "User-Agent");
 	v->arf_version = mime_header_get(c->a, &h, "Version");
-	v->original_mail_from = text_address(c->a,
-	    mime_header_get(c->a, &h, "Original-Mail-From"));
+	v->original_mail_from =
+	    text_address(c->a, mime_header_get(c->a, &h, "Original-Mail-From"));
 	v->source_ip = mime_header_get(c->a, &h, "Source-IP");
 	v->reported_domain = mime_header_get(c->a, &h, "Reported-Domain");
 	v->auth_results = mime_header_get(c->a, &h, "Authentication-Results");
@@ -129,8 +129,8 @@ arf_read(struct classify_ctx *c)
 	for (i = 0; i < h.n; i++) {
 		if (text_ieq(h.h[i].name, "Original-Rcpt-To") ||
 		    text_ieq(h.h[i].name, "Removal-Recipient")) {
-			const char *val = mime_value_clean(c->a, h.h[i].value,
-			    false);
+			const char *val =
+			    mime_value_clean(c->a, h.h[i].value, false);
 			const char *addr = text_address(c->a, val);
 
 			add_recipient(c, addr != NULL ? addr : val);

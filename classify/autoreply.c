@@ -40,8 +40,9 @@ header_rule(struct classify_ctx *c, const char **marker_r)
 		if (buf_putc(&b, '\n') < 0)
 			break;
 	}
-	hit = b.len > 0 && rules_match(c->rules, c->a, RULES_AUTOREPLY_HEADER,
-	    (const char *)b.data, b.len, NULL, NULL, NULL, &m);
+	hit =
+	    b.len > 0 && rules_match(c->rules, c->a, RULES_AUTOREPLY_HEADER,
+	                     (const char *)b.data, b.len, NULL, NULL, NULL, &m);
 	if (hit) {
 		const char *s = m.matched.p, *e;
 		const char *base = (const char *)b.data;
@@ -50,10 +51,9 @@ header_rule(struct classify_ctx *c, const char **marker_r)
 		while (s > base && s[-1] != '\n')
 			s--;
 		e = strchr(s, '\n');
-		*marker_r = text_collapse(c->a, s, e != NULL ?
-		    (size_t)(e - s) : strlen(s));
-		*marker_r = text_valid_utf8(c->a, *marker_r,
-		    strlen(*marker_r));
+		*marker_r = text_collapse(
+		    c->a, s, e != NULL ? (size_t)(e - s) : strlen(s));
+		*marker_r = text_valid_utf8(c->a, *marker_r, strlen(*marker_r));
 	}
 	buf_free(&b);
 	return hit;
@@ -75,11 +75,11 @@ autoreply_read(struct classify_ctx *c)
 		why = "Auto-Submitted: auto-replied (RFC 3834)";
 	} else if (header_rule(c, &marker)) {
 		why = "auto-reply header marker";
-	} else if (subj != NULL && rules_match(c->rules, c->a,
-	    RULES_AUTOREPLY_SUBJECT, subj, strlen(subj), NULL, NULL, NULL, &m)) {
+	} else if (subj != NULL &&
+	           rules_match(c->rules, c->a, RULES_AUTOREPLY_SUBJECT, subj,
+	               strlen(subj), NULL, NULL, NULL, &m)) {
 		marker = "subject";
-		why = arena_printf(c->a, "subject rule %s:%u", m.file,
-		    m.line);
+		why = arena_printf(c->a, "subject rule %s:%u", m.file, m.line);
 	} else {
 		return false;
 	}
@@ -114,12 +114,13 @@ autoreply_read(struct classify_ctx *c)
 	r->type = CLASSIFY_EVENT_AUTOREPLY;
 	r->evidence.kind = CLASSIFY_EV_REPORT;
 	r->evidence.what = why;
-	if (m.file != NULL && marker != NULL && strcmp(marker, "subject") == 0) {
+	if (m.file != NULL && marker != NULL &&
+	    strcmp(marker, "subject") == 0) {
 		r->evidence.kind = CLASSIFY_EV_RULE;
 		r->evidence.rule_file = m.file;
 		r->evidence.rule_line = m.line;
-		r->evidence.matched = text_valid_utf8(c->a, m.matched.p,
-		    m.matched.len);
+		r->evidence.matched =
+		    text_valid_utf8(c->a, m.matched.p, m.matched.len);
 	}
 	return true;
 }

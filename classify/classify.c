@@ -87,8 +87,8 @@ ctx_add_recipient(struct classify_ctx *c)
 
 /* All addresses of an address-list header ("a@b, Name <c@d>"). */
 static void
-address_list(struct classify_arena *a, const char *v, const char ***list_r,
-    size_t *n_r)
+address_list(
+    struct classify_arena *a, const char *v, const char ***list_r, size_t *n_r)
 {
 	const char **list = NULL;
 	size_t n = 0, cap = 0;
@@ -110,8 +110,8 @@ address_list(struct classify_arena *a, const char *v, const char ***list_r,
 			else if (*comma == ',' && !quoted && !angle)
 				break;
 		}
-		addr = text_address(a, arena_strndup(a, p,
-		    (size_t)(comma - p)));
+		addr =
+		    text_address(a, arena_strndup(a, p, (size_t)(comma - p)));
 		if (addr != NULL && n < 100) {
 			if (n == cap) {
 				const char **nl;
@@ -161,8 +161,7 @@ ctx_set_original(struct classify_ctx *c, const struct mime_headers *h)
 	if ((o->date = mime_header_get(a, h, "Date")) != NULL)
 		o->date_t = text_parse_date(o->date);
 	o->feedback_id = mime_header_get(a, h, "Feedback-ID");
-	o->return_path = text_address(a, mime_header_get(a, h,
-	    "Return-Path"));
+	o->return_path = text_address(a, mime_header_get(a, h, "Return-Path"));
 }
 
 struct span
@@ -180,8 +179,8 @@ ctx_notice(struct classify_ctx *c)
 			return mime_decode(c->a, p);
 	}
 	/* A multipart whose boundary never occurs: its body is the text. */
-	if (c->tree.n == 1 && strncmp(c->tree.parts[0].type, "multipart/",
-	    10) == 0)
+	if (c->tree.n == 1 &&
+	    strncmp(c->tree.parts[0].type, "multipart/", 10) == 0)
 		return mime_decode(c->a, &c->tree.parts[0]);
 	return (struct span){"", 0};
 }
@@ -201,7 +200,8 @@ ctx_find_original(struct classify_ctx *c)
 			/* Its one child entity holds the original headers. */
 			if (i + 1 < c->tree.n &&
 			    c->tree.parts[i + 1].parent == (int)i)
-				ctx_set_original(c, &c->tree.parts[i + 1].headers);
+				ctx_set_original(
+				    c, &c->tree.parts[i + 1].headers);
 			return;
 		}
 		if (strcmp(p->type, "text/rfc822-headers") == 0 ||
@@ -259,9 +259,10 @@ build_events(struct classify_ctx *c)
 			if (e->type == r->type &&
 			    e->bounce_type == r->bounce_type &&
 			    (e->bounce_subtype == r->bounce_subtype ||
-			    (e->bounce_subtype != NULL &&
-			    r->bounce_subtype != NULL &&
-			    strcmp(e->bounce_subtype, r->bounce_subtype) == 0)))
+			        (e->bounce_subtype != NULL &&
+			            r->bounce_subtype != NULL &&
+			            strcmp(e->bounce_subtype,
+			                r->bounce_subtype) == 0)))
 				break;
 		}
 		if (j == v->n_events) {
@@ -302,17 +303,17 @@ finish_recipients(struct classify_ctx *c)
 			r->type = CLASSIFY_EVENT_DELIVERY;
 			r->bounce_type = CLASSIFY_BOUNCE_NONE;
 		} else if (r->action != NULL &&
-		    strcmp(r->action, "delayed") == 0) {
+		           strcmp(r->action, "delayed") == 0) {
 			r->type = CLASSIFY_EVENT_DELAY;
 			r->delay_type = reason_delay_type(r->reason);
 			r->bounce_type = CLASSIFY_BOUNCE_NONE;
 		} else {
 			r->type = CLASSIFY_EVENT_BOUNCE;
 			if (r->bounce_type == CLASSIFY_BOUNCE_NONE)
-				r->bounce_type = reason_bounce_type(r->reason,
-				    r->status, r->reply_code);
-			r->bounce_subtype = reason_bounce_subtype(r->reason,
-			    r->bounce_type);
+				r->bounce_type = reason_bounce_type(
+				    r->reason, r->status, r->reply_code);
+			r->bounce_subtype =
+			    reason_bounce_subtype(r->reason, r->bounce_type);
 		}
 	}
 }
@@ -324,13 +325,12 @@ from_mail_system(struct classify_ctx *c)
 	struct rule_match m;
 
 	return from != NULL && rules_match(c->rules, c->a, RULES_BOUNCE_FROM,
-	    from, strlen(from), NULL, NULL, NULL, &m);
+	                           from, strlen(from), NULL, NULL, NULL, &m);
 }
 
 int
-classify_message(const struct classify_rules *rules,
-    const unsigned char *msg, size_t len, time_t now,
-    struct classify_verdict *verdict_r)
+classify_message(const struct classify_rules *rules, const unsigned char *msg,
+    size_t len, time_t now, struct classify_verdict *verdict_r)
 {
 	struct classify_ctx c;
 	struct classify_verdict *v = verdict_r;
@@ -355,8 +355,8 @@ classify_message(const struct classify_rules *rules,
 	v->layout = "none";
 	if (c.tree.n > 0) {
 		c.top = &c.tree.parts[0].headers;
-		v->report_message_id = text_address(c.a,
-		    mime_header_get(c.a, c.top, "Message-ID"));
+		v->report_message_id = text_address(
+		    c.a, mime_header_get(c.a, c.top, "Message-ID"));
 		v->report_from = mime_header_get(c.a, c.top, "From");
 		v->report_subject = mime_header_get(c.a, c.top, "Subject");
 		if ((s = mime_header_get(c.a, c.top, "Date")) != NULL) {
@@ -386,8 +386,8 @@ classify_message(const struct classify_rules *rules,
 	if (v->report_message_id != NULL) {
 		v->feedback_id = v->report_message_id;
 	} else {
-		gchar *d = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
-		    (const guchar *)lf.p, lf.len);
+		gchar *d = g_compute_checksum_for_data(
+		    G_CHECKSUM_SHA256, (const guchar *)lf.p, lf.len);
 
 		v->feedback_id = arena_strndup(c.a, d, 32);
 		g_free(d);

@@ -123,22 +123,23 @@ struct classify_evidence {
 
 /* One recipient of a report.  All strings live in the verdict's arena. */
 struct classify_recipient {
-	const char *address;   /* Final-Recipient (or prose); "" if unknown */
-	const char *original;  /* Original-Recipient, or NULL */
-	const char *action;    /* failed, delayed, delivered, relayed, ... */
-	const char *status;    /* "5.1.1", or "" */
+	const char *address;    /* Final-Recipient (or prose); "" if unknown */
+	const char *original;   /* Original-Recipient, or NULL */
+	const char *action;     /* failed, delayed, delivered, relayed, ... */
+	const char *status;     /* "5.1.1", or "" */
 	const char *diagnostic; /* "smtp; 550 5.1.1 ..." whitespace-collapsed */
 	const char *reply_code; /* "550" or "" */
 	const char *remote_mta; /* "dns; mx.example.net" or NULL */
-	const char *remote_ip;  /* IP found in Remote-MTA / diagnostic, or NULL */
-	const char *last_attempt; /* RFC 3339, or NULL */
+	const char
+	    *remote_ip; /* IP found in Remote-MTA / diagnostic, or NULL */
+	const char *last_attempt;     /* RFC 3339, or NULL */
 	const char *will_retry_until; /* RFC 3339, or NULL */
 	enum classify_reason reason;
 	enum classify_event_type type;
 	enum classify_bounce_type bounce_type;
 	const char *bounce_subtype; /* SES bounceSubType, or NULL */
 	const char *delay_type;     /* SES delayType, or NULL */
-	unsigned event; /* index into verdict->events */
+	unsigned event;             /* index into verdict->events */
 	struct classify_evidence evidence;
 };
 
@@ -158,22 +159,22 @@ struct classify_original {
 	const char **to;        /* bare addresses */
 	size_t n_to;
 	const char *subject;
-	const char *date;       /* the Date header as written */
-	time_t date_t;          /* parsed Date, 0 if none */
+	const char *date;        /* the Date header as written */
+	time_t date_t;           /* parsed Date, 0 if none */
 	const char *feedback_id; /* Feedback-ID header */
 	const char *return_path;
 };
 
 enum classify_kind {
-	CLASSIFY_KIND_NONE,     /* not feedback */
-	CLASSIFY_KIND_DSN,      /* RFC 3464 delivery-status */
-	CLASSIFY_KIND_ARF,      /* RFC 5965 feedback-report */
+	CLASSIFY_KIND_NONE, /* not feedback */
+	CLASSIFY_KIND_DSN,  /* RFC 3464 delivery-status */
+	CLASSIFY_KIND_ARF,  /* RFC 5965 feedback-report */
 	CLASSIFY_KIND_AUTOREPLY,
-	CLASSIFY_KIND_PROSE,    /* bounce without a delivery-status part */
+	CLASSIFY_KIND_PROSE, /* bounce without a delivery-status part */
 };
 
-#define CLASSIFY_F_TRUNCATED 0x01u   /* a limit was hit */
-#define CLASSIFY_F_MALFORMED 0x02u   /* broken MIME, repaired leniently */
+#define CLASSIFY_F_TRUNCATED 0x01u    /* a limit was hit */
+#define CLASSIFY_F_MALFORMED 0x02u    /* broken MIME, repaired leniently */
 #define CLASSIFY_F_HEADERS_ONLY 0x04u /* only headers of the original */
 
 struct classify_arena;
@@ -186,12 +187,12 @@ struct classify_verdict {
 	const char *report_message_id;
 	const char *report_from;
 	const char *report_subject;
-	const char *feedback_id;   /* stable id of this feedback message */
-	time_t report_time;        /* Arrival-Date / Date / now */
+	const char *feedback_id; /* stable id of this feedback message */
+	time_t report_time;      /* Arrival-Date / Date / now */
 	/* RFC 3464 per-message fields. */
 	const char *reporting_mta;
-	const char *envid;         /* Original-Envelope-Id */
-	const char *arrival_date;  /* RFC 3339 */
+	const char *envid;        /* Original-Envelope-Id */
+	const char *arrival_date; /* RFC 3339 */
 	/* RFC 5965 fields (complaints). */
 	const char *feedback_type; /* abuse, fraud, not-spam, ... */
 	const char *user_agent;
@@ -203,7 +204,7 @@ struct classify_verdict {
 	const char *incidents;
 	/* RFC 3834 auto-replies. */
 	const char *auto_submitted; /* header value, or the marker seen */
-	const char *autoreply_from;  /* who replied */
+	const char *autoreply_from; /* who replied */
 	/* The original message (mail object). */
 	struct classify_original original;
 	/* Domain of the original sender: the identity before attribution. */
@@ -246,8 +247,8 @@ void classify_verdict_clear(struct classify_verdict *v);
 
 /* Where the message came from, for the rebound.source object. */
 struct classify_source {
-	const char *file;   /* path, or NULL */
-	long index;         /* position in an mbox, -1 when not an mbox */
+	const char *file;    /* path, or NULL */
+	long index;          /* position in an mbox, -1 when not an mbox */
 	const char *session; /* SMTP session id, or NULL */
 	const char *via;     /* "file", "smtp", "http" ... */
 };

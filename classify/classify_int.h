@@ -52,11 +52,11 @@ struct mime_part {
 	const char *charset;     /* lower-case, or NULL */
 	const char *report_type; /* lower-case, or NULL */
 	enum mime_cte cte;
-	struct span body;        /* raw body, still transfer-encoded */
+	struct span body; /* raw body, still transfer-encoded */
 	unsigned depth;
-	int parent;              /* index, -1 for the root */
-	bool in_message;         /* inside a message/rfc822 part */
-	struct span decoded;     /* filled by mime_decode() */
+	int parent;          /* index, -1 for the root */
+	bool in_message;     /* inside a message/rfc822 part */
+	struct span decoded; /* filled by mime_decode() */
 	bool is_decoded;
 };
 
@@ -69,17 +69,17 @@ struct mime_tree {
 void mime_parse_headers(struct classify_arena *a, struct span in,
     struct mime_headers *h_r, struct span *body_r);
 /* First header named name (case-insensitive), raw value, or NULL. */
-const struct span *mime_header_raw(const struct mime_headers *h,
-    const char *name);
-/* Unfolded, whitespace-collapsed, RFC 2047-decoded, valid UTF-8; or NULL. */
-const char *mime_header_get(struct classify_arena *a,
+const struct span *mime_header_raw(
     const struct mime_headers *h, const char *name);
+/* Unfolded, whitespace-collapsed, RFC 2047-decoded, valid UTF-8; or NULL. */
+const char *mime_header_get(
+    struct classify_arena *a, const struct mime_headers *h, const char *name);
 /* Same for a raw value. */
-const char *mime_value_clean(struct classify_arena *a, struct span raw,
-    bool decode_2047);
+const char *mime_value_clean(
+    struct classify_arena *a, struct span raw, bool decode_2047);
 /* The whole tree below a message (headers + body). */
-void mime_parse_tree(struct classify_arena *a, struct span msg,
-    struct mime_tree *t_r);
+void mime_parse_tree(
+    struct classify_arena *a, struct span msg, struct mime_tree *t_r);
 /* Transfer-decoded body of a part (cached); text parts converted to UTF-8. */
 struct span mime_decode(struct classify_arena *a, struct mime_part *p);
 
@@ -116,26 +116,27 @@ bool status_valid(const char *status);
 
 /* rules.c: the compiled rules. */
 enum rules_section {
-	RULES_DIAGNOSTIC,   /* diagnostic text -> reason */
-	RULES_FALLBACK,     /* the same, after a loose status code */
+	RULES_DIAGNOSTIC, /* diagnostic text -> reason */
+	RULES_FALLBACK,   /* the same, after a loose status code */
 	RULES_AUTOREPLY_SUBJECT,
 	RULES_AUTOREPLY_HEADER,
-	RULES_BOUNCE_FROM,  /* sender of a prose bounce */
+	RULES_BOUNCE_FROM, /* sender of a prose bounce */
 	RULES_BOUNCE_SUBJECT,
-	RULES_BOUNCE_BODY,  /* markers that a body is a bounce notice */
-	RULES_NOT_BOUNCE,   /* markers that it is not */
-	RULES_RETURNED,     /* line where the returned message starts */
-	RULES_DELAYED,      /* notice wording of a delay warning */
+	RULES_BOUNCE_BODY, /* markers that a body is a bounce notice */
+	RULES_NOT_BOUNCE,  /* markers that it is not */
+	RULES_RETURNED,    /* line where the returned message starts */
+	RULES_DELAYED,     /* notice wording of a delay warning */
 	RULES_SECTION_COUNT
 };
 
 struct rule_match {
 	enum classify_reason reason;
-	enum classify_bounce_type bounce_type; /* NONE unless the rule sets it */
-	const char *status;   /* status the rule sets, or NULL */
-	bool user;            /* from a user's directory */
-	bool force;           /* overrides a firm status code */
-	bool rcptstage;       /* wording only said of a missing mailbox */
+	enum classify_bounce_type
+	    bounce_type;    /* NONE unless the rule sets it */
+	const char *status; /* status the rule sets, or NULL */
+	bool user;          /* from a user's directory */
+	bool force;         /* overrides a firm status code */
+	bool rcptstage;     /* wording only said of a missing mailbox */
 	const char *file;
 	unsigned line;
 	struct span matched;
@@ -156,12 +157,12 @@ bool rules_earliest(const struct classify_rules *rules,
     size_t len, size_t *off_r);
 
 /* reason.c: decide a recipient's reason from status, code and text. */
-void reason_decide(const struct classify_rules *rules,
-    struct classify_arena *a, struct classify_recipient *r);
-enum classify_bounce_type reason_bounce_type(enum classify_reason reason,
-    const char *status, const char *code);
-const char *reason_bounce_subtype(enum classify_reason reason,
-    enum classify_bounce_type bt);
+void reason_decide(const struct classify_rules *rules, struct classify_arena *a,
+    struct classify_recipient *r);
+enum classify_bounce_type reason_bounce_type(
+    enum classify_reason reason, const char *status, const char *code);
+const char *reason_bounce_subtype(
+    enum classify_reason reason, enum classify_bounce_type bt);
 const char *reason_delay_type(enum classify_reason reason);
 
 /* Builder shared by the report readers. */
@@ -195,7 +196,7 @@ bool prose_read(struct classify_ctx *c);
 bool sesjson_read(struct classify_ctx *c);
 
 /* dsn.c: parse one block of "Name: value" fields. */
-void dsn_fields(struct classify_arena *a, struct span block,
-    struct mime_headers *h_r);
+void dsn_fields(
+    struct classify_arena *a, struct span block, struct mime_headers *h_r);
 
 #endif

@@ -15,8 +15,8 @@
 #include "classify_int.h"
 
 void
-dsn_fields(struct classify_arena *a, struct span block,
-    struct mime_headers *h_r)
+dsn_fields(
+    struct classify_arena *a, struct span block, struct mime_headers *h_r)
 {
 	struct span rest;
 
@@ -108,8 +108,8 @@ read_recipient(struct classify_ctx *c, const struct mime_headers *h)
 	r = ctx_add_recipient(c);
 	if (r == NULL)
 		return;
-	r->address = dsn_address(a, final != NULL ? final :
-	    (actual != NULL ? actual : orig));
+	r->address = dsn_address(
+	    a, final != NULL ? final : (actual != NULL ? actual : orig));
 	if (r->address == NULL)
 		r->address = "";
 	r->original = dsn_address(a, orig);
@@ -142,8 +142,9 @@ read_recipient(struct classify_ctx *c, const struct mime_headers *h)
 	if (r->action == NULL || r->action[0] == '\0') {
 		char cls = r->status[0] ? r->status[0] : r->reply_code[0];
 
-		r->action = cls == '2' ? "delivered" :
-		    cls == '4' ? "delayed" : "failed";
+		r->action = cls == '2'   ? "delivered"
+		            : cls == '4' ? "delayed"
+		                         : "failed";
 	}
 	r->remote_mta = field(c, h, "Remote-MTA");
 	r->remote_ip = text_find_ip(a, r->remote_mta);
@@ -155,8 +156,8 @@ static bool
 is_recipient_block(const struct mime_headers *h)
 {
 	return mime_header_raw(h, "Final-Recipient") != NULL ||
-	    mime_header_raw(h, "Original-Recipient") != NULL ||
-	    mime_header_raw(h, "X-Actual-Recipient") != NULL;
+	       mime_header_raw(h, "Original-Recipient") != NULL ||
+	       mime_header_raw(h, "X-Actual-Recipient") != NULL;
 }
 
 static void
@@ -211,8 +212,8 @@ parse_blocks(struct classify_ctx *c, struct span body, bool inline_text)
 		bend = q;
 		if (bend <= start)
 			break;
-		dsn_fields(c->a, (struct span){start, (size_t)(bend - start)},
-		    &h);
+		dsn_fields(
+		    c->a, (struct span){start, (size_t)(bend - start)}, &h);
 		if (is_recipient_block(&h))
 			read_recipient(c, &h);
 		else if (first)
@@ -229,8 +230,8 @@ parse_blocks(struct classify_ctx *c, struct span body, bool inline_text)
 static const char *
 inline_dsn_start(struct span t)
 {
-	static const char *const names[] = {"Reporting-MTA:",
-	    "Final-Recipient:", "Original-Recipient:"};
+	static const char *const names[] = {
+	    "Reporting-MTA:", "Final-Recipient:", "Original-Recipient:"};
 	const char *p = t.p, *end = t.p + t.len;
 
 	while (p < end) {
@@ -252,8 +253,8 @@ inline_dsn_start(struct span t)
  * recipient (address or local part) or starting with a reply code.
  */
 static void
-diagnostic_from_notice(struct classify_ctx *c, struct classify_recipient *r,
-    struct span notice)
+diagnostic_from_notice(
+    struct classify_ctx *c, struct classify_recipient *r, struct span notice)
 {
 	const char *p = notice.p, *end = notice.p + notice.len;
 	const char *at = strchr(r->address, '@');
@@ -289,9 +290,9 @@ diagnostic_from_notice(struct classify_ctx *c, struct classify_recipient *r,
 	}
 	if (b.len > 0) {
 		char code[16], reply[4];
-		const char *d = text_valid_utf8(c->a, text_collapse(c->a,
-		    (const char *)b.data, b.len), strlen(text_collapse(c->a,
-		    (const char *)b.data, b.len)));
+		const char *d = text_valid_utf8(c->a,
+		    text_collapse(c->a, (const char *)b.data, b.len),
+		    strlen(text_collapse(c->a, (const char *)b.data, b.len)));
 
 		r->diagnostic = d;
 		if (text_failure_status(d, code))
@@ -303,8 +304,8 @@ diagnostic_from_notice(struct classify_ctx *c, struct classify_recipient *r,
 				if ((q == d || q[-1] == ' ') &&
 				    text_find_reply_code(q, strlen(q), reply) &&
 				    q[0] != '2') {
-					r->reply_code = arena_strdup(c->a,
-					    reply);
+					r->reply_code =
+					    arena_strdup(c->a, reply);
 					break;
 				}
 			}
@@ -334,17 +335,20 @@ dsn_read(struct classify_ctx *c)
 	}
 	if (ds != NULL) {
 		found = parse_blocks(c, mime_decode(c->a, ds), false);
-		c->v->layout = strcmp(ds->type,
-		    "message/global-delivery-status") == 0 ? "rfc6533" :
-		    "rfc3464";
+		c->v->layout =
+		    strcmp(ds->type, "message/global-delivery-status") == 0
+		        ? "rfc6533"
+		        : "rfc3464";
 	} else {
 		/* The DSN fields written into the text itself (no MIME
 		 * structure, or a text/plain part holding them). */
 		const char *st = inline_dsn_start(notice);
 
 		if (st != NULL) {
-			found = parse_blocks(c, (struct span){st,
-			    (size_t)(notice.p + notice.len - st)}, true);
+			found = parse_blocks(c,
+			    (struct span){
+			        st, (size_t)(notice.p + notice.len - st)},
+			    true);
 			c->v->layout = "rfc3464-inline";
 			notice.len = (size_t)(st - notice.p);
 		}

@@ -214,8 +214,8 @@ mail_object(struct jw *w, const struct classify_verdict *v)
 }
 
 static void
-recipient_object(struct jw *w, const struct classify_recipient *r,
-    bool with_action)
+recipient_object(
+    struct jw *w, const struct classify_recipient *r, bool with_action)
 {
 	jw_open(w, NULL, "{");
 	jw_key(w, "emailAddress");
@@ -338,8 +338,8 @@ classify_event_json(const struct classify_verdict *v, size_t ei,
 				recipient_object(&w, &v->recipients[i], false);
 		}
 		jw_close(&w, "]");
-		jw_str(&w, "expirationTime",
-		    FIRST_FIELD(v, ei, will_retry_until));
+		jw_str(
+		    &w, "expirationTime", FIRST_FIELD(v, ei, will_retry_until));
 		jw_str(&w, "reportingMTA", v->reporting_mta);
 		jw_str(&w, "timestamp", ts);
 		jw_close(&w, "}");

@@ -45,8 +45,9 @@ mime_parse_headers(struct classify_arena *a, struct span in,
 	h_r->h = NULL;
 	h_r->n = 0;
 	h_r->truncated = false;
-	limit = in.len > CLASSIFY_MAX_HEADER_BYTES ?
-	    in.p + CLASSIFY_MAX_HEADER_BYTES : end;
+	limit = in.len > CLASSIFY_MAX_HEADER_BYTES
+	            ? in.p + CLASSIFY_MAX_HEADER_BYTES
+	            : end;
 	/* An mbox "From " separator line is not a header: skip it. */
 	if (in.len > 5 && memcmp(p, "From ", 5) == 0)
 		p = next_line(p, end);
@@ -54,8 +55,10 @@ mime_parse_headers(struct classify_arena *a, struct span in,
 		const char *eol = next_line(p, end), *colon, *q;
 		size_t linelen = (size_t)(eol - p);
 
-		if (*p == '\n')
-			{ p = eol; break; }
+		if (*p == '\n') {
+			p = eol;
+			break;
+		}
 		if (is_ws(*p) && n > 0) {
 			/* RFC 5322 2.2.3: folded continuation. */
 			struct mime_header *h = &hs[n - 1];
@@ -82,8 +85,8 @@ mime_parse_headers(struct classify_arena *a, struct span in,
 
 			if (vend > p && vend[-1] == '\n')
 				vend--;
-			hs[n - 1].value.len = (size_t)(vend -
-			    hs[n - 1].value.p);
+			hs[n - 1].value.len =
+			    (size_t)(vend - hs[n - 1].value.p);
 			p = eol;
 			continue;
 		}
@@ -172,8 +175,8 @@ mime_value_clean(struct classify_arena *a, struct span raw, bool decode_2047)
 }
 
 const char *
-mime_header_get(struct classify_arena *a, const struct mime_headers *h,
-    const char *name)
+mime_header_get(
+    struct classify_arena *a, const struct mime_headers *h, const char *name)
 {
 	const struct span *v = mime_header_raw(h, name);
 
@@ -182,8 +185,7 @@ mime_header_get(struct classify_arena *a, const struct mime_headers *h,
 
 /* Value of parameter name in a Content-Type value, lower-cased if asked. */
 static const char *
-ct_param(struct classify_arena *a, struct span v, const char *name,
-    bool lower)
+ct_param(struct classify_arena *a, struct span v, const char *name, bool lower)
 {
 	const char *p = v.p, *end = v.p + v.len;
 	size_t nlen = strlen(name);
@@ -230,13 +232,12 @@ ct_param(struct classify_arena *a, struct span v, const char *name,
 }
 
 static void
-part_content_type(struct classify_arena *a, struct mime_part *part,
-    const char *dflt)
+part_content_type(
+    struct classify_arena *a, struct mime_part *part, const char *dflt)
 {
-	const struct span *ct = mime_header_raw(&part->headers,
-	    "Content-Type");
-	const struct span *cte = mime_header_raw(&part->headers,
-	    "Content-Transfer-Encoding");
+	const struct span *ct = mime_header_raw(&part->headers, "Content-Type");
+	const struct span *cte =
+	    mime_header_raw(&part->headers, "Content-Transfer-Encoding");
 
 	part->type = dflt;
 	if (ct != NULL) {
@@ -248,8 +249,8 @@ part_content_type(struct classify_arena *a, struct mime_part *part,
 		while (p < end && *p != ';' && !is_ws(*p) && *p != '\n')
 			p++;
 		if (p > s && memchr(s, '/', (size_t)(p - s)) != NULL) {
-			part->type = text_lower(a, arena_strndup(a, s,
-			    (size_t)(p - s)));
+			part->type =
+			    text_lower(a, arena_strndup(a, s, (size_t)(p - s)));
 		}
 		part->boundary = ct_param(a, *ct, "boundary", false);
 		part->charset = ct_param(a, *ct, "charset", true);
@@ -312,8 +313,8 @@ delimiter(const char *p, const char *end, const char *b, size_t blen)
 	return (q >= end || *q == '\n') ? 1 : 0;
 }
 
-static void parse_entity(struct tree_builder *tb, struct span in,
-    int parent, unsigned depth, bool in_message, const char *dflt);
+static void parse_entity(struct tree_builder *tb, struct span in, int parent,
+    unsigned depth, bool in_message, const char *dflt);
 
 static void
 parse_multipart(struct tree_builder *tb, int idx)
@@ -326,8 +327,9 @@ parse_multipart(struct tree_builder *tb, int idx)
 	unsigned depth = part->depth;
 	bool in_message = part->in_message;
 	bool closed = false, any = false;
-	const char *dflt = strcmp(part->type, "multipart/digest") == 0 ?
-	    "message/rfc822" : "text/plain";
+	const char *dflt = strcmp(part->type, "multipart/digest") == 0
+	                       ? "message/rfc822"
+	                       : "text/plain";
 	/* "\n--boundary": delimiters start a line (RFC 2046 5.1.1). */
 	char *needle = arena_alloc(tb->a, blen + 4);
 
@@ -364,9 +366,9 @@ parse_multipart(struct tree_builder *tb, int idx)
 
 			if (e > start && e[-1] == '\n')
 				e--;
-			parse_entity(tb, (struct span){start,
-			    (size_t)(e - start)}, idx, depth + 1, in_message,
-			    dflt);
+			parse_entity(tb,
+			    (struct span){start, (size_t)(e - start)}, idx,
+			    depth + 1, in_message, dflt);
 		}
 		any = true;
 		if (d == 2) {
@@ -379,9 +381,9 @@ parse_multipart(struct tree_builder *tb, int idx)
 	if (!closed) {
 		tb->t->flags |= CLASSIFY_F_MALFORMED;
 		if (start != NULL && start < end)
-			parse_entity(tb, (struct span){start,
-			    (size_t)(end - start)}, idx, depth + 1, in_message,
-			    dflt);
+			parse_entity(tb,
+			    (struct span){start, (size_t)(end - start)}, idx,
+			    depth + 1, in_message, dflt);
 	}
 	if (!any)
 		tb->t->flags |= CLASSIFY_F_MALFORMED;
@@ -415,7 +417,7 @@ parse_entity(struct tree_builder *tb, struct span in, int parent,
 		else
 			tb->t->flags |= CLASSIFY_F_MALFORMED;
 	} else if (strcmp(part->type, "message/rfc822") == 0 ||
-	    strcmp(part->type, "message/global") == 0) {
+	           strcmp(part->type, "message/global") == 0) {
 		/* The returned message: one child entity, its own tree.
 		 * Encoded message parts (against RFC 2046 5.2.1, but seen)
 		 * are decoded first. */
@@ -428,8 +430,8 @@ parse_entity(struct tree_builder *tb, struct span in, int parent,
 }
 
 void
-mime_parse_tree(struct classify_arena *a, struct span msg,
-    struct mime_tree *t_r)
+mime_parse_tree(
+    struct classify_arena *a, struct span msg, struct mime_tree *t_r)
 {
 	struct tree_builder tb = {a, t_r, 0};
 
@@ -519,7 +521,7 @@ mime_decode(struct classify_arena *a, struct mime_part *p)
 		s.len = j;
 	}
 	if ((strncmp(p->type, "text/", 5) == 0 ||
-	    strncmp(p->type, "message/", 8) == 0) &&
+	        strncmp(p->type, "message/", 8) == 0) &&
 	    needs_conversion(p->charset, s)) {
 		/* gmime's iconv cache keeps converters open: g_convert()
 		 * would load the charset module anew on every call. */

@@ -77,8 +77,8 @@ excluded(struct classify_ctx *c, const char *addr)
 	const char *lp_end = strchr(addr, '@');
 	size_t lp = lp_end != NULL ? (size_t)(lp_end - addr) : strlen(addr);
 	const char *from = text_address(c->a, v->report_from);
-	const char *to = text_address(c->a, mime_header_get(c->a, c->top,
-	    "To"));
+	const char *to =
+	    text_address(c->a, mime_header_get(c->a, c->top, "To"));
 
 	if ((lp == 10 && text_istarts(addr, lp, "postmaster")) ||
 	    (lp == 13 && text_istarts(addr, lp, "mailer-daemon")) ||
@@ -100,10 +100,10 @@ header_like(const char *line, size_t len)
 {
 	static const char *const names[] = {"message-id:", "return-path:",
 	    "received:", "reporting-mta:", "x-postfix-sender:", "reply-to:",
-	    "in-reply-to:", "references:", "arrival-date:", "sender:",
-	    "from:", "to:", "cc:", "envelope-to:", "delivered-to:",
-	    "x-original-to:", "return-receipt-to:", "errors-to:", "date:",
-	    "dkim-signature:", "list-unsubscribe:", "x-"};
+	    "in-reply-to:", "references:", "arrival-date:", "sender:", "from:",
+	    "to:", "cc:", "envelope-to:", "delivered-to:", "x-original-to:",
+	    "return-receipt-to:", "errors-to:", "date:", "dkim-signature:",
+	    "list-unsubscribe:", "x-"};
 	size_t i;
 
 	while (len > 0 && (*line == ' ' || *line == '>')) {
@@ -139,9 +139,9 @@ find_code(const char *s, char out[4])
 		if ((p[0] == '2' || p[0] == '4' || p[0] == '5') &&
 		    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
 		    (p == s || p[-1] == ' ' || p[-1] == ':' || p[-1] == '(' ||
-		    p[-1] == '"' || p[-1] == '<' || p[-1] == '\n') &&
+		        p[-1] == '"' || p[-1] == '<' || p[-1] == '\n') &&
 		    (p[3] == ' ' || p[3] == '-' || p[3] == '\0' ||
-		    p[3] == ')')) {
+		        p[3] == ')')) {
 			memcpy(out, p, 3);
 			out[3] = '\0';
 			return true;
@@ -151,8 +151,8 @@ find_code(const char *s, char out[4])
 }
 
 static void
-fill_recipient(struct classify_ctx *c, struct classify_recipient *r,
-    const char *diag)
+fill_recipient(
+    struct classify_ctx *c, struct classify_recipient *r, const char *diag)
 {
 	char code[16], reply[4];
 
@@ -164,8 +164,8 @@ fill_recipient(struct classify_ctx *c, struct classify_recipient *r,
 		r->status = arena_strdup(c->a, code);
 	if (find_code(diag, reply))
 		r->reply_code = arena_strdup(c->a, reply);
-	if (r->status[0] == '4' || (r->status[0] == '\0' &&
-	    r->reply_code[0] == '4'))
+	if (r->status[0] == '4' ||
+	    (r->status[0] == '\0' && r->reply_code[0] == '4'))
 		r->action = "failed"; /* a notice in prose is final */
 	r->remote_ip = text_find_ip(c->a, diag);
 }
@@ -184,8 +184,8 @@ lines_text(struct classify_ctx *c, const char *from, const char *to)
 }
 
 static void
-scan_recipients(struct classify_ctx *c, struct span notice,
-    const char **failed, size_t n_failed)
+scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
+    size_t n_failed)
 {
 	const char *p = notice.p, *end = notice.p + notice.len;
 	size_t before = c->n_rcpts;
@@ -204,16 +204,17 @@ scan_recipients(struct classify_ctx *c, struct span notice,
 			char *line = arena_strndup(c->a, p, (size_t)(e - p));
 
 			addr = text_address(c->a, line);
-			if (addr != NULL && (excluded(c, addr) ||
-			    header_like(line, strlen(line))))
+			if (addr != NULL &&
+			    (excluded(c, addr) ||
+			        header_like(line, strlen(line))))
 				addr = NULL;
 			if (addr != NULL && n_failed > 0) {
 				size_t i;
 				bool listed = false;
 
 				for (i = 0; i < n_failed; i++) {
-					if (g_ascii_strcasecmp(failed[i],
-					    addr) == 0)
+					if (g_ascii_strcasecmp(
+					        failed[i], addr) == 0)
 						listed = true;
 				}
 				if (!listed)
@@ -222,16 +223,16 @@ scan_recipients(struct classify_ctx *c, struct span notice,
 		}
 		if (addr != NULL && !already(c, before, addr)) {
 			if (open != NULL)
-				fill_recipient(c, open, lines_text(c,
-				    open_from, p));
+				fill_recipient(
+				    c, open, lines_text(c, open_from, p));
 			open = ctx_add_recipient(c);
 			if (open == NULL)
 				return;
 			open->address = addr;
 			open_from = p;
 			open_lines = 0;
-		} else if (open != NULL && ++open_lines >=
-		    PROSE_MAX_DIAG_LINES) {
+		} else if (open != NULL &&
+		           ++open_lines >= PROSE_MAX_DIAG_LINES) {
 			fill_recipient(c, open, lines_text(c, open_from, e));
 			open = NULL;
 		}
@@ -250,8 +251,9 @@ has_returned_part(struct classify_ctx *c)
 	for (i = 1; i < c->tree.n; i++) {
 		const struct mime_part *p = &c->tree.parts[i];
 
-		if (!p->in_message && (strcmp(p->type, "message/rfc822") == 0 ||
-		    strcmp(p->type, "text/rfc822-headers") == 0))
+		if (!p->in_message &&
+		    (strcmp(p->type, "message/rfc822") == 0 ||
+		        strcmp(p->type, "text/rfc822-headers") == 0))
 			return true;
 	}
 	return false;
@@ -269,25 +271,28 @@ prose_read(struct classify_ctx *c)
 	const char **failed = NULL;
 	size_t n_failed = 0, i, before = c->n_rcpts;
 
-	from_hit = from != NULL && rules_match(c->rules, c->a,
-	    RULES_BOUNCE_FROM, from, strlen(from), NULL, NULL, NULL, &m);
-	if (!from_hit && subj != NULL && rules_match(c->rules, c->a,
-	    RULES_NOT_BOUNCE, subj, strlen(subj), NULL, NULL, NULL, &m))
+	from_hit =
+	    from != NULL && rules_match(c->rules, c->a, RULES_BOUNCE_FROM, from,
+	                        strlen(from), NULL, NULL, NULL, &m);
+	if (!from_hit && subj != NULL &&
+	    rules_match(c->rules, c->a, RULES_NOT_BOUNCE, subj, strlen(subj),
+	        NULL, NULL, NULL, &m))
 		return false;
-	subj_hit = subj != NULL && rules_match(c->rules, c->a,
-	    RULES_BOUNCE_SUBJECT, subj, strlen(subj), NULL, NULL, NULL, &m);
+	subj_hit =
+	    subj != NULL && rules_match(c->rules, c->a, RULES_BOUNCE_SUBJECT,
+	                        subj, strlen(subj), NULL, NULL, NULL, &m);
 	returned = has_returned_part(c);
 	if (xf == NULL && !from_hit && !subj_hit && !returned)
 		return false;
 	notice = cut_returned(c, ctx_notice(c), &rest);
 	/* The body wording is read only when it can decide. */
 	body_hit = (xf == NULL && !(from_hit && subj_hit)) &&
-	    rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
-	    notice.len, NULL, NULL, NULL, &m);
+	           rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
+	               notice.len, NULL, NULL, NULL, &m);
 	/* Two signals must agree; a returned message attached to a notice
 	 * worded as a failure counts as one. */
 	if (!(xf != NULL || (from_hit && (subj_hit || body_hit)) ||
-	    (subj_hit && body_hit) || (returned && body_hit)))
+	        (subj_hit && body_hit) || (returned && body_hit)))
 		return false;
 	ctx_find_original(c);
 	inline_original(c, rest);
@@ -295,10 +300,10 @@ prose_read(struct classify_ctx *c)
 		/* Exim: the header lists every failed address. */
 		char *list = arena_strdup(c->a, xf), *save = NULL, *tok;
 
-		failed = arena_alloc(c->a, (strlen(xf) / 2 + 1) *
-		    sizeof(*failed));
+		failed =
+		    arena_alloc(c->a, (strlen(xf) / 2 + 1) * sizeof(*failed));
 		for (tok = strtok_r(list, ", ", &save); tok != NULL;
-		    tok = strtok_r(NULL, ", ", &save)) {
+		     tok = strtok_r(NULL, ", ", &save)) {
 			const char *a = text_address(c->a, tok);
 
 			if (a != NULL)
@@ -314,8 +319,8 @@ prose_read(struct classify_ctx *c)
 			if (r == NULL)
 				break;
 			r->address = failed[i];
-			fill_recipient(c, r, lines_text(c, notice.p,
-			    notice.p + notice.len));
+			fill_recipient(c, r,
+			    lines_text(c, notice.p, notice.p + notice.len));
 		}
 	}
 	if (c->n_rcpts == before) {
@@ -326,8 +331,8 @@ prose_read(struct classify_ctx *c)
 		if (r == NULL)
 			return true;
 		r->address = "";
-		fill_recipient(c, r, lines_text(c, notice.p,
-		    notice.p + notice.len));
+		fill_recipient(
+		    c, r, lines_text(c, notice.p, notice.p + notice.len));
 	}
 	/* A recipient segment naming no cause: read the whole notice,
 	 * once for all such recipients. */
@@ -335,37 +340,38 @@ prose_read(struct classify_ctx *c)
 		struct classify_recipient whole;
 		bool have_whole = false;
 
-	for (i = before; i < c->n_rcpts; i++) {
-		struct classify_recipient *r = &c->rcpts[i];
+		for (i = before; i < c->n_rcpts; i++) {
+			struct classify_recipient *r = &c->rcpts[i];
 
-		reason_decide(c->rules, c->a, r);
-		if (r->reason == CLASSIFY_R_UNDEFINED ||
-		    r->reason == CLASSIFY_R_ONHOLD) {
-			struct classify_recipient copy;
+			reason_decide(c->rules, c->a, r);
+			if (r->reason == CLASSIFY_R_UNDEFINED ||
+			    r->reason == CLASSIFY_R_ONHOLD) {
+				struct classify_recipient copy;
 
-			if (!have_whole) {
-				memset(&whole, 0, sizeof(whole));
-				whole.address = r->address;
-				fill_recipient(c, &whole, lines_text(c,
-				    notice.p, notice.p + notice.len));
-				reason_decide(c->rules, c->a, &whole);
-				have_whole = true;
-			}
-			copy = whole;
-			if (copy.reason != CLASSIFY_R_UNDEFINED &&
-			    copy.reason != CLASSIFY_R_ONHOLD) {
-				r->reason = copy.reason;
-				r->evidence = copy.evidence;
-				r->bounce_type = copy.bounce_type;
-				if (r->status[0] == '\0')
-					r->status = copy.status;
+				if (!have_whole) {
+					memset(&whole, 0, sizeof(whole));
+					whole.address = r->address;
+					fill_recipient(c, &whole,
+					    lines_text(c, notice.p,
+					        notice.p + notice.len));
+					reason_decide(c->rules, c->a, &whole);
+					have_whole = true;
+				}
+				copy = whole;
+				if (copy.reason != CLASSIFY_R_UNDEFINED &&
+				    copy.reason != CLASSIFY_R_ONHOLD) {
+					r->reason = copy.reason;
+					r->evidence = copy.evidence;
+					r->bounce_type = copy.bounce_type;
+					if (r->status[0] == '\0')
+						r->status = copy.status;
+				}
 			}
 		}
 	}
-	}
 	/* A delay warning in prose: the MTA is still trying. */
 	if (rules_match(c->rules, c->a, RULES_DELAYED, notice.p, notice.len,
-	    NULL, NULL, NULL, &m)) {
+	        NULL, NULL, NULL, &m)) {
 		for (i = before; i < c->n_rcpts; i++)
 			c->rcpts[i].action = "delayed";
 	}

@@ -44,7 +44,7 @@ struct rule {
 	bool force;
 	bool rcptstage;
 	bool user;
-	const char *file;     /* points into rules->files */
+	const char *file; /* points into rules->files */
 	unsigned line;
 };
 
@@ -59,8 +59,16 @@ struct classify_rules {
 };
 
 static const char *const section_names[RULES_SECTION_COUNT] = {
-	"diagnostic", "diagnostic-fallback", "autoreply-subject", "autoreply-header", "bounce-from",
-	"bounce-subject", "bounce-body", "not-bounce", "returned-message", "delayed",
+    "diagnostic",
+    "diagnostic-fallback",
+    "autoreply-subject",
+    "autoreply-header",
+    "bounce-from",
+    "bounce-subject",
+    "bounce-body",
+    "not-bounce",
+    "returned-message",
+    "delayed",
 };
 
 static int
@@ -128,8 +136,8 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 	/* Words before the pattern. */
 	tok = strtok_r(p, " \t", &p);
 	if (tok == NULL)
-		return rb_error_set(err, EINVAL, "%s:%u: missing reason",
-		    file, lineno);
+		return rb_error_set(
+		    err, EINVAL, "%s:%u: missing reason", file, lineno);
 	if (strcmp(tok, "*") == 0) {
 		reason = CLASSIFY_R_UNDEFINED;
 	} else if ((reason = classify_reason_from_name(tok)) < 0) {
@@ -143,20 +151,20 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 		} else if (strcmp(tok, "rcptstage") == 0) {
 			ru.rcptstage = true;
 		} else if (strncmp(tok, "status=", 7) == 0 &&
-		    cond_ok(tok + 7, sizeof(ru.status_cond))) {
+		           cond_ok(tok + 7, sizeof(ru.status_cond))) {
 			memcpy(ru.status_cond, tok + 7, strlen(tok + 7) + 1);
 		} else if (strncmp(tok, "code=", 5) == 0 &&
-		    cond_ok(tok + 5, sizeof(ru.code_cond)) &&
-		    strlen(tok + 5) == 3) {
+		           cond_ok(tok + 5, sizeof(ru.code_cond)) &&
+		           strlen(tok + 5) == 3) {
 			memcpy(ru.code_cond, tok + 5, 4);
 		} else if (strncmp(tok, "type=", 5) == 0 &&
-		    parse_type(tok + 5, &ru.bounce_type) == 0) {
+		           parse_type(tok + 5, &ru.bounce_type) == 0) {
 			;
 		} else if (strncmp(tok, "rcpt=", 5) == 0 && tok[5] != '\0' &&
-		    ru.rcpt_cond == NULL) {
+		           ru.rcpt_cond == NULL) {
 			ru.rcpt_cond = xstrdup(tok + 5);
 		} else if (strncmp(tok, "setstatus=", 10) == 0 &&
-		    status_valid(tok + 10)) {
+		           status_valid(tok + 10)) {
 			ru.set_status = xstrdup(tok + 10);
 		} else {
 			free(ru.set_status);
@@ -199,8 +207,8 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 	}
 	if (r->n[section] == r->cap[section]) {
 		r->cap[section] = r->cap[section] ? r->cap[section] * 2 : 64;
-		r->rules[section] = xrealloc(r->rules[section],
-		    r->cap[section] * sizeof(struct rule));
+		r->rules[section] = xrealloc(
+		    r->rules[section], r->cap[section] * sizeof(struct rule));
 	}
 	r->rules[section][r->n[section]++] = ru;
 	r->total++;
@@ -219,8 +227,8 @@ load_file(struct classify_rules *r, const char *path, const char *name,
 	int rc = 0;
 
 	if (fp == NULL)
-		return rb_error_set(err, errno, "%s: %s", path,
-		    strerror(errno));
+		return rb_error_set(
+		    err, errno, "%s: %s", path, strerror(errno));
 	r->files = xrealloc(r->files, (r->n_files + 1) * sizeof(char *));
 	r->files[r->n_files] = xstrdup(name);
 	fname = r->files[r->n_files++];
@@ -230,13 +238,13 @@ load_file(struct classify_rules *r, const char *path, const char *name,
 
 		lineno++;
 		if (len > RULES_MAX_LINE) {
-			rc = rb_error_set(err, EINVAL, "%s:%u: line too long",
-			    name, lineno);
+			rc = rb_error_set(
+			    err, EINVAL, "%s:%u: line too long", name, lineno);
 			break;
 		}
-		while (len > 0 && (line[len - 1] == '\n' ||
-		    line[len - 1] == '\r' || line[len - 1] == ' ' ||
-		    line[len - 1] == '\t'))
+		while (len > 0 &&
+		       (line[len - 1] == '\n' || line[len - 1] == '\r' ||
+		           line[len - 1] == ' ' || line[len - 1] == '\t'))
 			line[--len] = '\0';
 		while (*s == ' ' || *s == '\t')
 			s++;
@@ -250,20 +258,21 @@ load_file(struct classify_rules *r, const char *path, const char *name,
 			if (e != NULL) {
 				*e = '\0';
 				for (i = 0; i < RULES_SECTION_COUNT; i++) {
-					if (strcmp(s + 1, section_names[i]) == 0)
+					if (strcmp(s + 1, section_names[i]) ==
+					    0)
 						section = i;
 				}
 			}
 			if (section < 0) {
 				rc = rb_error_set(err, EINVAL,
-				    "%s:%u: unknown section '%s'", name,
-				    lineno, s + 1);
+				    "%s:%u: unknown section '%s'", name, lineno,
+				    s + 1);
 				break;
 			}
 			continue;
 		}
-		if ((rc = parse_rule(r, section, fname, lineno, s, user,
-		    err)) < 0)
+		if ((rc = parse_rule(r, section, fname, lineno, s, user, err)) <
+		    0)
 			break;
 	}
 	if (rc == 0 && ferror(fp))
@@ -279,8 +288,8 @@ cmp_str(const void *a, const void *b)
 }
 
 static int
-load_dir(struct classify_rules *r, const char *dir, bool user,
-    struct rb_error *err)
+load_dir(
+    struct classify_rules *r, const char *dir, bool user, struct rb_error *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -289,8 +298,8 @@ load_dir(struct classify_rules *r, const char *dir, bool user,
 	int rc = 0;
 
 	if (d == NULL)
-		return rb_error_set(err, errno, "rules directory %s: %s", dir,
-		    strerror(errno));
+		return rb_error_set(
+		    err, errno, "rules directory %s: %s", dir, strerror(errno));
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 
@@ -307,8 +316,8 @@ load_dir(struct classify_rules *r, const char *dir, bool user,
 		int w = snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 
 		if (w < 0 || (size_t)w >= sizeof(path))
-			rc = rb_error_set(err, ENAMETOOLONG, "%s: path too long",
-			    names[i]);
+			rc = rb_error_set(
+			    err, ENAMETOOLONG, "%s: path too long", names[i]);
 		else
 			rc = load_file(r, path, names[i], user, err);
 	}
@@ -440,8 +449,8 @@ rules_match(const struct classify_rules *rules, struct classify_arena *a,
 		    !match_cond(ru->code_cond, code, false) ||
 		    !match_rcpt(ru->rcpt_cond, rcpt))
 			continue;
-		rc = pcre2_match(ru->re, (PCRE2_SPTR)text, len, 0, 0, md,
-		    rules->mctx);
+		rc = pcre2_match(
+		    ru->re, (PCRE2_SPTR)text, len, 0, 0, md, rules->mctx);
 		if (rc < 0)
 			continue;
 		{
@@ -490,7 +499,7 @@ rules_earliest(const struct classify_rules *rules, struct classify_arena *a,
 		size_t lim = found ? best : len;
 
 		if (pcre2_match(rules->rules[sec][i].re, (PCRE2_SPTR)text, lim,
-		    0, 0, md, rules->mctx) >= 0) {
+		        0, 0, md, rules->mctx) >= 0) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 
 			if (ov[0] < best) {

@@ -22,8 +22,7 @@ jstr(struct classify_arena *a, json_t *o, const char *key)
 
 	if (!json_is_string(v))
 		return NULL;
-	return text_valid_utf8(a, json_string_value(v),
-	    json_string_length(v));
+	return text_valid_utf8(a, json_string_value(v), json_string_length(v));
 }
 
 static void
@@ -54,9 +53,12 @@ read_mail(struct classify_ctx *c, json_t *mail)
 	if (json_is_array(to) && (n = json_array_size(to)) > 0) {
 		o->to = arena_alloc(c->a, n * sizeof(*o->to));
 		for (i = 0; i < n; i++) {
-			const char *s = json_string_value(json_array_get(to, i));
-			const char *addr = s != NULL ? text_address(c->a,
-			    text_valid_utf8(c->a, s, strlen(s))) : NULL;
+			const char *s =
+			    json_string_value(json_array_get(to, i));
+			const char *addr =
+			    s != NULL ? text_address(c->a,
+			                    text_valid_utf8(c->a, s, strlen(s)))
+			              : NULL;
 
 			if (addr != NULL)
 				o->to[o->n_to++] = addr;
@@ -67,8 +69,8 @@ read_mail(struct classify_ctx *c, json_t *mail)
 static void
 read_bounce(struct classify_ctx *c, json_t *b, bool delivery)
 {
-	json_t *list = json_object_get(b, delivery ? "recipients" :
-	    "bouncedRecipients");
+	json_t *list =
+	    json_object_get(b, delivery ? "recipients" : "bouncedRecipients");
 	const char *smtp = jstr(c->a, b, "smtpResponse");
 	size_t i;
 
@@ -81,30 +83,32 @@ read_bounce(struct classify_ctx *c, json_t *b, bool delivery)
 
 		if (r == NULL)
 			break;
-		addr = json_is_string(x) ? text_valid_utf8(c->a,
-		    json_string_value(x), json_string_length(x)) :
-		    jstr(c->a, x, "emailAddress");
+		addr = json_is_string(x)
+		           ? text_valid_utf8(c->a, json_string_value(x),
+		                 json_string_length(x))
+		           : jstr(c->a, x, "emailAddress");
 		r->address = addr != NULL ? addr : "";
 		r->action = delivery ? "delivered" : jstr(c->a, x, "action");
 		if (r->action == NULL)
 			r->action = "failed";
-		r->diagnostic = delivery ? smtp : jstr(c->a, x,
-		    "diagnosticCode");
+		r->diagnostic =
+		    delivery ? smtp : jstr(c->a, x, "diagnosticCode");
 		r->status = "";
 		/* The remote server's code quoted in the diagnostic wins. */
 		if (!delivery && r->diagnostic != NULL &&
 		    text_failure_status(r->diagnostic, code))
 			r->status = arena_strdup(c->a, code);
 		else if (!delivery && jstr(c->a, x, "status") != NULL &&
-		    text_find_status(jstr(c->a, x, "status"),
-		    strlen(jstr(c->a, x, "status")), code))
+		         text_find_status(jstr(c->a, x, "status"),
+		             strlen(jstr(c->a, x, "status")), code))
 			r->status = arena_strdup(c->a, code);
-		else if (r->diagnostic != NULL && text_find_status(
-		    r->diagnostic, strlen(r->diagnostic), code))
+		else if (r->diagnostic != NULL &&
+		         text_find_status(
+		             r->diagnostic, strlen(r->diagnostic), code))
 			r->status = arena_strdup(c->a, code);
 		r->reply_code = "";
-		if (r->diagnostic != NULL && text_find_reply_code(
-		    r->diagnostic, strlen(r->diagnostic), reply))
+		if (r->diagnostic != NULL && text_find_reply_code(r->diagnostic,
+		                                 strlen(r->diagnostic), reply))
 			r->reply_code = arena_strdup(c->a, reply);
 		r->remote_ip = jstr(c->a, b, "remoteMtaIp");
 	}
@@ -124,8 +128,8 @@ read_complaint(struct classify_ctx *c, json_t *o)
 	v->arrival_date = jstr(c->a, o, "arrivalDate");
 	for (i = 0; i < json_array_size(list); i++) {
 		struct classify_recipient *r = ctx_add_recipient(c);
-		const char *addr = jstr(c->a, json_array_get(list, i),
-		    "emailAddress");
+		const char *addr =
+		    jstr(c->a, json_array_get(list, i), "emailAddress");
 
 		if (r == NULL)
 			break;
@@ -170,8 +174,9 @@ sesjson_read(struct classify_ctx *c)
 		return false;
 	/* An SNS envelope carries the notification as a JSON string. */
 	if (json_is_string(json_object_get(root, "Message"))) {
-		inner = json_loads(json_string_value(json_object_get(root,
-		    "Message")), 0, NULL);
+		inner = json_loads(
+		    json_string_value(json_object_get(root, "Message")), 0,
+		    NULL);
 		if (inner != NULL) {
 			json_decref(root);
 			root = inner;
@@ -189,16 +194,16 @@ sesjson_read(struct classify_ctx *c)
 	    (n = json_object_get(root, "bounce")) != NULL)
 		read_bounce(c, n, false);
 	else if (strcmp(type, "Complaint") == 0 &&
-	    (n = json_object_get(root, "complaint")) != NULL)
+	         (n = json_object_get(root, "complaint")) != NULL)
 		read_complaint(c, n);
 	else if (strcmp(type, "Delivery") == 0 &&
-	    (n = json_object_get(root, "delivery")) != NULL)
+	         (n = json_object_get(root, "delivery")) != NULL)
 		read_bounce(c, n, true);
 	else
 		ok = false;
 	/* type points into root: read it before the tree is freed. */
-	c->v->kind = strcmp(type, "Complaint") == 0 ? CLASSIFY_KIND_ARF :
-	    CLASSIFY_KIND_DSN;
+	c->v->kind = strcmp(type, "Complaint") == 0 ? CLASSIFY_KIND_ARF
+	                                            : CLASSIFY_KIND_DSN;
 	json_decref(root);
 	if (!ok) {
 		c->v->kind = CLASSIFY_KIND_NONE;

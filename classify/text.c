@@ -22,8 +22,8 @@ text_ieq(struct span s, const char *lit)
 	size_t i;
 
 	for (i = 0; i < s.len; i++) {
-		if (lit[i] == '\0' || lc((unsigned char)s.p[i]) !=
-		    lc((unsigned char)lit[i]))
+		if (lit[i] == '\0' ||
+		    lc((unsigned char)s.p[i]) != lc((unsigned char)lit[i]))
 			return false;
 	}
 	return lit[i] == '\0';
@@ -35,8 +35,8 @@ text_istarts(const char *s, size_t len, const char *prefix)
 	size_t i;
 
 	for (i = 0; prefix[i] != '\0'; i++) {
-		if (i >= len || lc((unsigned char)s[i]) !=
-		    lc((unsigned char)prefix[i]))
+		if (i >= len ||
+		    lc((unsigned char)s[i]) != lc((unsigned char)prefix[i]))
 			return false;
 	}
 	return true;
@@ -117,8 +117,8 @@ static bool
 addr_char(unsigned char c)
 {
 	return c > ' ' && c != '<' && c != '>' && c != '(' && c != ')' &&
-	    c != ',' && c != ';' && c != '"' && c != '[' && c != ']' &&
-	    c != ':' && c != '\'' && c != 127;
+	       c != ',' && c != ';' && c != '"' && c != '[' && c != ']' &&
+	       c != ':' && c != '\'' && c != 127;
 }
 
 const char *
@@ -226,8 +226,8 @@ text_find_status(const char *s, size_t len, char out[16])
 			;
 		if (k == m)
 			continue;
-		if (k < len && (is_digit(s[k]) || (s[k] == '.' && k + 1 < len
-		    && is_digit(s[k + 1]))))
+		if (k < len && (is_digit(s[k]) || (s[k] == '.' && k + 1 < len &&
+		                                      is_digit(s[k + 1]))))
 			continue;
 		if (k - i >= 16)
 			continue;
@@ -251,13 +251,13 @@ text_find_reply_code(const char *s, size_t len, char out[4])
 			i = (size_t)(semi - s) + 1;
 	}
 	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
-	    s[i] == '"' || s[i] == '<' || s[i] == '('))
+	                      s[i] == '"' || s[i] == '<' || s[i] == '('))
 		i++;
 	if (i + 3 <= len && (s[i] == '2' || s[i] == '4' || s[i] == '5') &&
 	    is_digit(s[i + 1]) && is_digit(s[i + 2]) &&
 	    (i + 3 == len || s[i + 3] == ' ' || s[i + 3] == '-' ||
-	    s[i + 3] == '\n' || s[i + 3] == '.' || s[i + 3] == ')' ||
-	    s[i + 3] == '"')) {
+	        s[i + 3] == '\n' || s[i + 3] == '.' || s[i + 3] == ')' ||
+	        s[i + 3] == '"')) {
 		if (s[i + 3] == '.' && i + 4 < len && is_digit(s[i + 4]))
 			return false;
 		memcpy(out, s + i, 3);
@@ -278,8 +278,8 @@ text_find_ip(struct classify_arena *a, const char *s)
 		int parts = 0, digits = 0;
 		const char *q = p;
 
-		if (!is_digit(*p) || (p > s && (is_digit(p[-1]) ||
-		    p[-1] == '.')))
+		if (!is_digit(*p) ||
+		    (p > s && (is_digit(p[-1]) || p[-1] == '.')))
 			continue;
 		for (; *q != '\0'; q++) {
 			if (is_digit(*q)) {
@@ -292,8 +292,8 @@ text_find_ip(struct classify_arena *a, const char *s)
 				break;
 			}
 		}
-		if (parts == 3 && digits > 0 && digits <= 3 &&
-		    !is_digit(*q) && *q != '.')
+		if (parts == 3 && digits > 0 && digits <= 3 && !is_digit(*q) &&
+		    *q != '.')
 			return arena_strndup(a, p, (size_t)(q - p));
 	}
 	/* IPv6 in brackets: "[IPv6:2001:db8::1]" or "[2001:db8::1]". */
@@ -345,11 +345,12 @@ text_failure_status(const char *s, char out[16])
 		if (s[j] != ' ' && s[j] != '-')
 			continue;
 		j++;
-		while (j < len && j < i + 6 && (s[j] == '\'' || s[j] == '"' ||
-		    s[j] == ' ' || s[j] == '('))
+		while (
+		    j < len && j < i + 6 &&
+		    (s[j] == '\'' || s[j] == '"' || s[j] == ' ' || s[j] == '('))
 			j++;
-		if (j < len && s[j] == s[i] && text_find_status(s + j,
-		    len - j < 16 ? len - j : 16, out) &&
+		if (j < len && s[j] == s[i] &&
+		    text_find_status(s + j, len - j < 16 ? len - j : 16, out) &&
 		    strncmp(s + j, out, strlen(out)) == 0)
 			return true;
 	}

@@ -89,18 +89,20 @@ print_jsonl(struct classify_run *run, const struct classify_verdict *v,
 				if (r->event != i)
 					continue;
 				o = json_object();
-				json_object_set_new(o, "emailAddress",
-				    json_string(r->address));
-				json_object_set_new(o, "reason", json_string(
-				    classify_reason_name(r->reason)));
-				json_object_set_new(o, "evidence", json_string(
-				    evidence_text(r, buf, sizeof(buf))));
+				json_object_set_new(
+				    o, "emailAddress", json_string(r->address));
+				json_object_set_new(o, "reason",
+				    json_string(
+				        classify_reason_name(r->reason)));
+				json_object_set_new(o, "evidence",
+				    json_string(
+				        evidence_text(r, buf, sizeof(buf))));
 				json_array_append_new(ex, o);
 			}
 			json_object_set_new(rb, "explain", ex);
 			free(js);
-			js = json_dumps(root, JSON_COMPACT |
-			    JSON_PRESERVE_ORDER);
+			js = json_dumps(
+			    root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 			json_decref(root);
 		}
 		if (js != NULL)
@@ -123,8 +125,8 @@ print_text(struct classify_run *run, const struct classify_verdict *v,
 	else
 		(void)snprintf(name, sizeof(name), "%s", base);
 	if (v->n_recipients == 0) {
-		printf("%-28s %-13s %-36s %-7s %-15s %s\n", name,
-		    "NotFeedback", "-", "-", "-", "-");
+		printf("%-28s %-13s %-36s %-7s %-15s %s\n", name, "NotFeedback",
+		    "-", "-", "-", "-");
 		return;
 	}
 	for (i = 0; i < v->n_recipients; i++) {
@@ -139,8 +141,8 @@ print_text(struct classify_run *run, const struct classify_verdict *v,
 		if (run->explain) {
 			char buf[1024];
 
-			printf("    because: %s\n", evidence_text(r, buf,
-			    sizeof(buf)));
+			printf("    because: %s\n",
+			    evidence_text(r, buf, sizeof(buf)));
 			if (r->diagnostic != NULL)
 				printf("    diagnostic: %s\n", r->diagnostic);
 		}
@@ -177,11 +179,11 @@ int
 cmd_classify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"jsonl", no_argument, NULL, 'j'},
-		{"explain", no_argument, NULL, 'e'},
-		{"rules", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"jsonl", no_argument, NULL, 'j'},
+	    {"explain", no_argument, NULL, 'e'},
+	    {"rules", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct classify_run run;
 	struct classify_rules *rules = NULL;

@@ -15,22 +15,21 @@
 #include "core/core.h"
 
 static const struct cli_command commands[] = {
-	{"classify", "classify feedback messages and print their events",
-	    cmd_classify_usage, cmd_classify},
-	{"ingest", "classify feedback messages and store them",
-	    cmd_ingest_usage, cmd_ingest},
-	{"sends", "add send counts (the denominators of the rates)",
-	    cmd_sends_usage, cmd_sends},
-	{"stats", "bounce and complaint rates per identity",
-	    cmd_stats_usage, cmd_stats},
-	{"alerts", "alert transitions of the rates", cmd_alerts_usage,
-	    cmd_alerts},
-	{"suppression", "check and manage the suppression lists",
-	    cmd_suppression_usage, cmd_suppression},
-	{"review", "feedback that could not be classified",
-	    cmd_review_usage, cmd_review},
-	{"verp", "build and read signed VERP return paths",
-	    cmd_verp_usage, cmd_verp},
+    {"classify", "classify feedback messages and print their events",
+        cmd_classify_usage, cmd_classify},
+    {"ingest", "classify feedback messages and store them", cmd_ingest_usage,
+        cmd_ingest},
+    {"sends", "add send counts (the denominators of the rates)",
+        cmd_sends_usage, cmd_sends},
+    {"stats", "bounce and complaint rates per identity", cmd_stats_usage,
+        cmd_stats},
+    {"alerts", "alert transitions of the rates", cmd_alerts_usage, cmd_alerts},
+    {"suppression", "check and manage the suppression lists",
+        cmd_suppression_usage, cmd_suppression},
+    {"review", "feedback that could not be classified", cmd_review_usage,
+        cmd_review},
+    {"verp", "build and read signed VERP return paths", cmd_verp_usage,
+        cmd_verp},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -40,16 +39,16 @@ main_usage(FILE *fp)
 {
 	size_t i;
 
-	fprintf(fp,
-	    "usage: rebound [--help] [--version] COMMAND [ARGS...]\n"
-	    "\n"
-	    "rebound reads bounces, complaints and auto-replies and turns them\n"
-	    "into SES-compatible events.\n"
-	    "\n"
-	    "commands:\n");
+	fprintf(fp, "usage: rebound [--help] [--version] COMMAND [ARGS...]\n"
+	            "\n"
+	            "rebound reads bounces, complaints and auto-replies and "
+	            "turns them\n"
+	            "into SES-compatible events.\n"
+	            "\n"
+	            "commands:\n");
 	for (i = 0; i < N_COMMANDS; i++)
-		fprintf(fp, "  %-12s %s\n", commands[i].name,
-		    commands[i].summary);
+		fprintf(
+		    fp, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(fp, "  %-12s %s\n", "help", "show the help of a command");
 	fprintf(fp, "\nRun 'rebound help COMMAND' for a command's options.\n");
 }
@@ -105,7 +104,8 @@ cli_data_dir(void)
 		if (slash != NULL) {
 			*slash = '\0';
 			if (snprintf(dir, sizeof(dir), "%s/../share/rebound",
-			    exe) < (int)sizeof(dir) && dir_exists(dir))
+			        exe) < (int)sizeof(dir) &&
+			    dir_exists(dir))
 				return dir;
 		}
 	}
@@ -135,8 +135,8 @@ main(int argc, char **argv)
 			return 0;
 		}
 		if (find_command(argv[2]) == NULL) {
-			fprintf(stderr, "rebound: no such command '%s'\n",
-			    argv[2]);
+			fprintf(
+			    stderr, "rebound: no such command '%s'\n", argv[2]);
 			main_usage(stderr);
 			return 2;
 		}

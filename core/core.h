@@ -30,7 +30,8 @@ struct rb_error {
 	char msg[256];
 };
 
-/* Fill err (may be NULL) with a formatted message; returns -1 for tail calls. */
+/* Fill err (may be NULL) with a formatted message; returns -1 for tail calls.
+ */
 int rb_error_set(struct rb_error *err, int code, const char *fmt, ...)
     RB_PRINTF(3, 4);
 
@@ -39,7 +40,8 @@ RB_NORETURN void rb_panic_at(const char *file, int line, const char *fmt, ...)
     RB_PRINTF(3, 4);
 #define rb_panic(...) rb_panic_at(__FILE__, __LINE__, __VA_ARGS__)
 #define rb_assert(cond)                                                        \
-	((cond) ? (void)0 : rb_panic_at(__FILE__, __LINE__, "assertion %s", #cond))
+	((cond) ? (void)0                                                      \
+	        : rb_panic_at(__FILE__, __LINE__, "assertion %s", #cond))
 
 /* Allocation: these never return NULL; out of memory aborts. */
 void *xmalloc(size_t n);

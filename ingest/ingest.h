@@ -22,9 +22,9 @@
 struct ingest_message {
 	const unsigned char *data; /* borrowed until the callback returns */
 	size_t len;
-	const char *path;          /* file the message came from */
-	long index;                /* position in an mbox (0-based), or -1 */
-	int truncated;             /* cut at INGEST_MAX_MESSAGE */
+	const char *path; /* file the message came from */
+	long index;       /* position in an mbox (0-based), or -1 */
+	int truncated;    /* cut at INGEST_MAX_MESSAGE */
 };
 
 /* Return 0 to go on, -1 to stop reading. */

@@ -70,13 +70,13 @@ single_message_name(const char *path)
 	size_t n = strlen(path);
 
 	return (n > 4 && (strcmp(path + n - 4, ".eml") == 0 ||
-	    strcmp(path + n - 4, ".msg") == 0));
+	                     strcmp(path + n - 4, ".msg") == 0));
 }
 
 /* Stream an mbox already opened on fp, first line already in line. */
 static void
-read_mbox(struct reader *rd, FILE *fp, const char *path, char *line,
-    ssize_t n, size_t linecap)
+read_mbox(struct reader *rd, FILE *fp, const char *path, char *line, ssize_t n,
+    size_t linecap)
 {
 	struct buf msg;
 	long index = 0;
@@ -89,7 +89,7 @@ read_mbox(struct reader *rd, FILE *fp, const char *path, char *line,
 
 		if (is_mbox_start((const unsigned char *)l, ln)) {
 			if (have && deliver(rd, msg.data, msg.len, path,
-			    index++, truncated) < 0)
+			                index++, truncated) < 0)
 				break;
 			buf_reset(&msg);
 			truncated = 0;
@@ -162,8 +162,9 @@ read_file(struct reader *rd, const char *path)
 	if (ferror(fp))
 		report(rd, EIO, "read error: ", path);
 	else
-		(void)deliver(rd, msg.data != NULL ? msg.data :
-		    (const unsigned char *)"", msg.len, path, -1, truncated);
+		(void)deliver(rd,
+		    msg.data != NULL ? msg.data : (const unsigned char *)"",
+		    msg.len, path, -1, truncated);
 	buf_free(&msg);
 	if (fp != stdin)
 		fclose(fp);
