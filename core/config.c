@@ -90,6 +90,22 @@ static const struct config_key config_keys[] = {
 	    "MaxMind country database (.mmdb); empty: no country lookups"},
 	{"geoip.asn_db", "",
 	    "MaxMind ASN database (.mmdb); empty: no ASN lookups"},
+	{"http.listen", "127.0.0.1:8025",
+	    "address:port of the HTTP API and dashboard (--http overrides)"},
+	{"http.read_tokens", "",
+	    "bearer tokens of the read scope (comma separated)"},
+	{"http.admin_tokens", "",
+	    "bearer tokens of the admin scope: writes, and reads (comma separated)"},
+	{"http.threads", "auto",
+	    "HTTP worker threads: auto (one per CPU, at least 2) or N"},
+	{"http.max_connections", "1000",
+	    "open HTTP connections at most"},
+	{"http.timeout", "30s",
+	    "idle HTTP connections are closed after this"},
+	{"http.metrics_identities", "100",
+	    "identities with series of their own in /metrics (most sends first)"},
+	{"http.web_root", "",
+	    "directory of the dashboard's static files (empty: the built-in one)"},
 };
 /* clang-format on */
 
