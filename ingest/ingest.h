@@ -115,6 +115,8 @@ int ingest_read_path(const char *path, ingest_message_fn *fn,
 /* Seconds a graceful stop lets sessions finish (smtp_server_stop). */
 #define SMTP_DEFAULT_STOP_TIMEOUT 10u
 
+struct smtp_txn;
+
 /*
  * Settings of the server (a 0 or NULL field takes the default above).
  * Strings are borrowed: they must outlive the server or session using
@@ -144,6 +146,11 @@ struct smtp_config {
 	unsigned max_backlog;   /* messages */
 	size_t max_memory;      /* bytes */
 	unsigned deliver_batch; /* messages */
+	/* The transaction log (smtp_listener.c): NULL logs the line of
+	 * smtp_txn_format() at info level; a daemon with JSON logs gives
+	 * its own.  Called from the loop thread. */
+	void (*txn_log)(const struct smtp_txn *t, void *ctx);
+	void *txn_log_ctx;
 };
 
 /* Replace every 0/NULL field of cfg by its default.  Pure. */
@@ -214,6 +221,13 @@ struct smtp_txn {
 };
 /* Called at the end of each transaction; t is borrowed for the call. */
 typedef void smtp_txn_fn(const struct smtp_txn *t, void *ctx);
+/* Longest line smtp_txn_format() writes (100 recipients would be long:
+ * the list is cut with "...(+N)"). */
+#define SMTP_TXN_LINE_MAX 2048
+/* The log line of t: "smtp: session=... client=... helo=... from=<...>
+ * rcpts=<...>,<...> rejected=N size=N queue=ID result="..."", control
+ * octets as '?', cut to outlen.  Pure. */
+void smtp_txn_format(const struct smtp_txn *t, char *out, size_t outlen);
 
 /*
  * A session for a client at client_ip (text), named session_id (both
@@ -407,6 +421,17 @@ struct smtp_server_stats {
  */
 int smtp_server_start(const struct smtp_config *cfg, smtp_deliver_fn *deliver,
     void *ctx, struct smtp_server **srv_r, struct rb_error *err) RB_WUR;
+/*
+ * smtp_server_start() in two steps, for a daemon that binds port 25 as
+ * root and then drops its privileges: smtp_server_listen() checks cfg
+ * and binds (nothing runs yet; no file is touched); smtp_server_run()
+ * opens the spool (replaying it) and starts the threads.  After either
+ * fails, or to give up in between, free with smtp_server_stop().
+ */
+int smtp_server_listen(const struct smtp_config *cfg,
+    struct smtp_server **srv_r, struct rb_error *err) RB_WUR;
+int smtp_server_run(struct smtp_server *srv, smtp_deliver_fn *deliver,
+    void *ctx, struct rb_error *err) RB_WUR;
 /* The address listener i is bound to ("127.0.0.1:2525", "[::1]:2525"),
  * with the port chosen for port 0.  -1 when there is no listener i. */
 int smtp_server_address(
