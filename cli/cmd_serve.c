@@ -80,6 +80,7 @@ const char cmd_serve_usage[] =
  */
 static const struct serve_component *const components[] = {
     &serve_smtp_component,
+    &serve_maildir_component,
 };
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
 
@@ -471,11 +472,6 @@ cmd_serve(int argc, char **argv)
 	    serve_secs(&sv, "smtp.stop_timeout", &stop_timeout, &err) < 0 ||
 	    setup_logs(&sv, &err) < 0) {
 		fprintf(stderr, "rebound serve: %s\n", err.msg);
-		goto out;
-	}
-	if (config_get(sv.cfg, "serve.maildirs")[0] != '\0') {
-		fprintf(stderr, "rebound serve: --maildir: the Maildir watcher "
-		                "is not in this build yet\n");
 		goto out;
 	}
 	/* Every thread inherits the mask; only sigtimedwait takes them. */

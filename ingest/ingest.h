@@ -2,7 +2,8 @@
  * ingest: where feedback messages come from.  The mailbox readers: a
  * single message file, a Maildir (new/ then cur/), a directory of
  * message files, an mbox file (streamed: memory stays bounded by the
- * largest message, never the mailbox), or "-" for one message on stdin.
+ * largest message, never the mailbox), or "-" for one message on stdin;
+ * a watcher of Maildirs for the daemon (maildir_watch.c).
  * And the SMTP feedback server (the MX of the bounce domains) with its
  * spool, in the second half of this header.
  */
@@ -38,6 +39,27 @@ typedef int ingest_message_fn(const struct ingest_message *m, void *ctx);
 typedef void ingest_error_fn(const struct rb_error *err, void *ctx);
 int ingest_read_path(const char *path, ingest_message_fn *fn,
     ingest_error_fn *on_error, void *ctx) RB_WUR;
+
+/*
+ * Watch Maildirs (each with new/ and cur/) with inotify, in one thread:
+ * every message in new/ (those there at start, then each one delivered)
+ * is read and handed with others in batches to fn; once fn returns 0
+ * the messages are stored for good and are moved to cur/ ("NAME:2,").
+ * fn returning -1 (err set) keeps them in new/ for a retry after a
+ * back-off.  fn is called from the watcher's thread; msgs are borrowed
+ * for the call.  Returns 0, or -1 with err set (not a Maildir, inotify
+ * unavailable).  Stop with maildir_watch_stop().
+ */
+typedef int maildir_store_fn(const struct ingest_message *msgs, size_t n,
+    void *ctx, struct rb_error *err);
+struct maildir_watch;
+int maildir_watch_start(const char *const *dirs, size_t n, maildir_store_fn *fn,
+    void *ctx, struct maildir_watch **w_r, struct rb_error *err) RB_WUR;
+/* Messages stored (and moved) so far; any thread. */
+uint64_t maildir_watch_stored(struct maildir_watch *w);
+/* Stop after the batch being stored (a scan stops between messages);
+ * free *w and NULL it.  Accepts NULL. */
+void maildir_watch_stop(struct maildir_watch **w);
 
 /*
  * ==== SMTP feedback server ==============================================
