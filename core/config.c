@@ -142,6 +142,8 @@ static const struct config_key config_keys[] = {
 	    "identities with series of their own in /metrics (most sends first)"},
 	{"http.web_root", "",
 	    "directory of the dashboard's static files (empty: the built-in one)"},
+	{"http.cache_entries", "10000",
+	    "computed reputations kept while the database is unchanged (0: none)"},
 	{"serve.user", "",
 	    "user to run as after binding the ports (empty: stay as started)"},
 	{"serve.rules", "",

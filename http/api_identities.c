@@ -46,16 +46,24 @@ api_stats_fields(
 
 /* The identity of path argument 0, normalised; -1 with the reply. */
 static int
-path_identity(struct req *rq, struct store *st, char *id, size_t len)
+path_identity_name(struct req *rq, struct store *st, char *id, size_t len)
 {
 	struct rb_error err;
-	int known;
 
 	if (store_identity_normalize(st, rq->arg[0], id, len, &err) < 0) {
 		reply_bad_param(rq, "identity", "identity: %s", err.msg);
 		return -1;
 	}
-	known = store_identity_known(st, id, &err);
+	return 0;
+}
+
+/* Is it known (404 otherwise)?  0, or -1 with the reply. */
+static int
+identity_known(struct req *rq, struct store *st, const char *id)
+{
+	struct rb_error err;
+	int known = store_identity_known(st, id, &err);
+
 	if (known < 0) {
 		reply_store_error(rq, st, &err);
 		return -1;
@@ -66,6 +74,14 @@ path_identity(struct req *rq, struct store *st, char *id, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+path_identity(struct req *rq, struct store *st, char *id, size_t len)
+{
+	if (path_identity_name(rq, st, id, len) < 0)
+		return -1;
+	return identity_known(rq, st, id);
 }
 
 /* ---- GET /v1/identities ---------------------------------------------------
@@ -235,10 +251,13 @@ api_reputation(struct req *rq)
 	static const char *const allowed[] = {"window", NULL};
 	char id[STORE_MAX_IDENTITY];
 	struct store_thresholds th;
+	char key[STORE_MAX_IDENTITY + 48];
 	struct rep_ctx rc;
 	struct rb_error err;
 	struct store *st;
-	int more;
+	uint64_t version = 0;
+	int64_t hour;
+	int more, cached;
 
 	if (params_check(rq, allowed) < 0 || (st = req_reader(rq)) == NULL)
 		return;
@@ -246,7 +265,21 @@ api_reputation(struct req *rq)
 	store_thresholds(st, &th);
 	if (param_hours(rq, "window", th.window, 3600, HTTP_WINDOW_MAX,
 	        &rc.window) < 0 ||
-	    path_identity(rq, st, id, sizeof(id)) < 0)
+	    path_identity_name(rq, st, id, sizeof(id)) < 0)
+		return;
+	/* The version first, then the snapshot of the request (its first
+	 * query is below): an answer is never older than its version. */
+	(void)snprintf(key, sizeof(key), "reputation %s %llu", id,
+	    (unsigned long long)rc.window);
+	hour = (int64_t)rq->now / 3600;
+	cached = cache_version(rq->srv->cache, &version) == 0;
+	if (cached &&
+	    cache_get(rq->srv->cache, key, version, hour, &rq->out) == 1) {
+		rq->status = 200;
+		rq->ctype = "application/json";
+		return;
+	}
+	if (identity_known(rq, st, id) < 0)
 		return;
 	rc.st = st;
 	rc.now = rq->now;
@@ -259,6 +292,9 @@ api_reputation(struct req *rq)
 	if (store_stats(st, id, rq->now, rc.window, on_reputation, &rc, &err) <
 	    0)
 		reply_store_error(rq, st, &err);
+	else if (cached && !rc.w->failed)
+		cache_put(rq->srv->cache, key, version, hour, rq->out.data,
+		    rq->out.len);
 }
 
 /* ---- GET /v1/identities/{identity}/timeseries -----------------------------

@@ -267,6 +267,9 @@ api_messages(struct req *rq)
 		    "the message could not be stored (logged by the server)");
 		return;
 	}
+	/* The snapshot taken before the commit does not hold it. */
+	if (req_reader_refresh(rq) < 0)
+		return;
 	w = reply_json(rq, 202);
 	jw_obj(w);
 	jw_kbool(w, "duplicate", existed == 1);

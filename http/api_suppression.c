@@ -71,6 +71,19 @@ struct entries {
 	char address[STORE_MAX_ADDRESS];
 };
 
+/* Copy s (NULL: "") into out, cut to fit. */
+static void
+copy_str(char *out, size_t len, const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (n >= len)
+		n = len - 1;
+	if (n > 0)
+		memcpy(out, s, n);
+	out[n] = '\0';
+}
+
 static int
 on_entry(const struct store_suppression *e, void *ctx)
 {
@@ -81,10 +94,8 @@ on_entry(const struct store_suppression *e, void *ctx)
 		return -1;
 	c = &es->v[es->n++];
 	c->e = *e;
-	(void)snprintf(c->account, sizeof(c->account), "%s",
-	    e->account != NULL ? e->account : "");
-	(void)snprintf(c->detail, sizeof(c->detail), "%s",
-	    e->detail != NULL ? e->detail : "");
+	copy_str(c->account, sizeof(c->account), e->account);
+	copy_str(c->detail, sizeof(c->detail), e->detail);
 	c->e.address = es->address;
 	c->e.account = e->account != NULL ? c->account : NULL;
 	c->e.detail = e->detail != NULL ? c->detail : NULL;
@@ -116,7 +127,7 @@ entries_get(struct store *st, const char *addr, const char *account, time_t now,
 	int suppressed;
 
 	es->n = 0;
-	(void)snprintf(es->address, sizeof(es->address), "%s", addr);
+	copy_str(es->address, sizeof(es->address), addr);
 	return store_suppression_check(
 	    st, addr, account, now, on_entry, es, &suppressed, err);
 }

@@ -152,6 +152,7 @@ struct http_auth {
 };
 
 struct metrics_state;
+struct http_cache;
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -166,15 +167,19 @@ struct http_server {
 	uint64_t max_conn, timeout;
 	char *web_root; /* realpath, or NULL */
 	size_t metrics_identities;
-	/* Read handles: a stack of the idle ones, one per thread (a
-	 * thread runs one request at a time). */
+	/* Read handles: one per worker thread (a thread runs one request
+	 * at a time), taken from this stack at its first request. */
 	pthread_mutex_t pool_mu;
 	struct store **pool;
 	size_t n_pool, cap_pool;
+	pthread_key_t reader_key; /* a worker thread's own handle */
+	int key_made;
 	/* The write handle, one writer at a time. */
 	pthread_mutex_t write_mu;
 	struct store *writer;
 	struct metrics_state *metrics;
+	struct http_cache *cache;
+	uint64_t cache_entries;
 	int stopping;
 };
 
@@ -217,9 +222,13 @@ struct req {
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t http_mono_ns(void);
-/* The request's read handle (taken from the pool on first use); NULL
- * when none can be opened (the handler answers 503). */
+/* The request's read handle (taken from the pool on first use), in a
+ * read transaction (one snapshot) until the request ends; NULL with
+ * the reply queued when none is free or the database fails. */
 struct store *req_reader(struct req *rq);
+/* A new snapshot for the request's read handle (after a commit it must
+ * see); -1 with the reply queued. */
+int req_reader_refresh(struct req *rq) RB_WUR;
 /* The write handle, locked until the request ends. */
 struct store *req_writer(struct req *rq);
 /* The value of request header name, or NULL. */
@@ -337,6 +346,18 @@ void metrics_free(struct http_server *srv);
 void metrics_observe(
     struct http_server *srv, int route_id, unsigned status, uint64_t ns);
 void metrics_message_received(struct http_server *srv);
+/* cache.c: answers kept while the database is unchanged. */
+int cache_new(const struct config *cfg, size_t max, struct http_cache **c_r,
+    struct rb_error *err) RB_WUR;
+void cache_free(struct http_cache **c);
+/* The database's data version now; -1 when there is no cache (max 0)
+ * or the database fails (then compute without it). */
+int cache_version(struct http_cache *c, uint64_t *v_r) RB_WUR;
+/* The answer of key computed at version in hour into out: 1, else 0. */
+int cache_get(struct http_cache *c, const char *key, uint64_t version,
+    int64_t hour, struct buf *out) RB_WUR;
+void cache_put(struct http_cache *c, const char *key, uint64_t version,
+    int64_t hour, const void *data, size_t len);
 /* webroot.c */
 void webroot_serve(struct req *rq);
 /* The Content-Security-Policy of the static files. */

@@ -189,8 +189,18 @@ jw_str(struct jw *w, const char *s)
 void
 jw_key(struct jw *w, const char *k)
 {
-	jw_str(w, k);
-	putc_(w, ':');
+	size_t n = strlen(k);
+	char t[64];
+
+	/* Keys are the program's own names: plain ASCII, never escaped
+	 * (checked here), so they go out in one piece. */
+	rb_assert(n + 4 <= sizeof(t) && strpbrk(k, "\"\\") == NULL);
+	sep(w);
+	t[0] = '"';
+	memcpy(t + 1, k, n);
+	t[n + 1] = '"';
+	t[n + 2] = ':';
+	put(w, t, n + 3);
 	w->after_key = 1;
 }
 
@@ -201,22 +211,37 @@ put_fmt(struct jw *w, const char *txt, int n)
 		put(w, txt, (size_t)n);
 }
 
+/* Decimal digits of v, written backwards from end; returns the start.
+ * (snprintf cost more than the rest of a number's output.) */
+static char *
+digits(uint64_t v, char *end)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
 void
 jw_int(struct jw *w, int64_t v)
 {
-	char t[32];
+	char t[24], *p;
 
 	sep(w);
-	put_fmt(w, t, snprintf(t, sizeof(t), "%" PRId64, v));
+	p = digits(v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, t + 24);
+	if (v < 0)
+		*--p = '-';
+	put(w, p, (size_t)(t + 24 - p));
 }
 
 void
 jw_uint(struct jw *w, uint64_t v)
 {
-	char t[32];
+	char t[24], *p = digits(v, t + 24);
 
 	sep(w);
-	put_fmt(w, t, snprintf(t, sizeof(t), "%" PRIu64, v));
+	put(w, p, (size_t)(t + 24 - p));
 }
 
 void
@@ -265,14 +290,17 @@ jw_time(struct jw *w, time_t t)
 void
 jw_id(struct jw *w, int64_t id)
 {
-	char t[32];
+	char t[24], *p;
 
 	if (id <= 0) {
 		jw_null(w);
 		return;
 	}
-	(void)snprintf(t, sizeof(t), "%" PRId64, id);
-	jw_str(w, t);
+	t[23] = '"';
+	p = digits((uint64_t)id, t + 23);
+	*--p = '"';
+	sep(w);
+	put(w, p, (size_t)(t + 24 - p));
 }
 
 void

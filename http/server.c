@@ -37,6 +37,11 @@
 /* Pending connections of the listening socket (SOMAXCONN's default):
  * a burst of clients waits in the kernel rather than being refused. */
 #define HTTP_LISTEN_BACKLOG 4096
+/* http.cache_entries at most: an answer is a few KB. */
+#define HTTP_MAX_CACHE_ENTRIES 1000000
+/* Room of a response buffer at first: a look-up is 400 bytes, a
+ * reputation 2 KB; pages grow it. */
+#define HTTP_OUT_INITIAL 4096
 /* Bytes of a refused body read and dropped before the connection is
  * cut: enough for a client that sent a little too much to get its 413,
  * not a sink for anyone's gigabytes. */
@@ -165,17 +170,63 @@ reply_import_error(struct req *rq, struct store *st, const struct rb_error *err)
 /* ---- store handles --------------------------------------------------------
  */
 
+static void req_release(struct req *rq);
+
+/* A worker thread's own read handle, taken from the pool at its first
+ * request and given back when the thread ends: no lock per request. */
+struct thread_reader {
+	struct http_server *srv;
+	struct store *st;
+};
+
+static void
+thread_reader_free(void *p)
+{
+	struct thread_reader *tr = p;
+	struct http_server *srv = tr->srv;
+
+	pthread_mutex_lock(&srv->pool_mu);
+	srv->pool[srv->n_pool++] = tr->st;
+	pthread_mutex_unlock(&srv->pool_mu);
+	free(tr);
+}
+
+static struct store *
+thread_reader(struct http_server *srv)
+{
+	struct thread_reader *tr = pthread_getspecific(srv->reader_key);
+
+	if (tr != NULL)
+		return tr->st;
+	pthread_mutex_lock(&srv->pool_mu);
+	if (srv->n_pool > 0) {
+		tr = xmalloc(sizeof(*tr));
+		tr->srv = srv;
+		tr->st = srv->pool[--srv->n_pool];
+		if (pthread_setspecific(srv->reader_key, tr) != 0) {
+			srv->pool[srv->n_pool++] = tr->st;
+			free(tr);
+			tr = NULL;
+		}
+	}
+	pthread_mutex_unlock(&srv->pool_mu);
+	return tr != NULL ? tr->st : NULL;
+}
+
 struct store *
 req_reader(struct req *rq)
 {
-	struct http_server *srv = rq->srv;
+	struct rb_error err;
 
 	if (rq->reader != NULL)
 		return rq->reader;
-	pthread_mutex_lock(&srv->pool_mu);
-	if (srv->n_pool > 0)
-		rq->reader = srv->pool[--srv->n_pool];
-	pthread_mutex_unlock(&srv->pool_mu);
+	rq->reader = thread_reader(rq->srv);
+	/* One snapshot for the request's queries. */
+	if (rq->reader != NULL && store_read_begin(rq->reader, &err) < 0) {
+		reply_store_error(rq, rq->reader, &err);
+		req_release(rq);
+		return NULL;
+	}
 	if (rq->reader == NULL) {
 		/* Every handle is busy: more requests at once than threads
 		 * (cannot happen with MHD's pool), so say busy. */
@@ -184,6 +235,19 @@ req_reader(struct req *rq)
 		    "no database connection free; retry");
 	}
 	return rq->reader;
+}
+
+int
+req_reader_refresh(struct req *rq)
+{
+	struct rb_error err;
+
+	store_read_end(rq->reader);
+	if (store_read_begin(rq->reader, &err) < 0) {
+		reply_store_error(rq, rq->reader, &err);
+		return -1;
+	}
+	return 0;
 }
 
 struct store *
@@ -199,16 +263,13 @@ req_writer(struct req *rq)
 static void
 req_release(struct req *rq)
 {
-	struct http_server *srv = rq->srv;
-
 	if (rq->reader != NULL) {
-		pthread_mutex_lock(&srv->pool_mu);
-		srv->pool[srv->n_pool++] = rq->reader;
-		pthread_mutex_unlock(&srv->pool_mu);
+		/* The handle stays the thread's. */
+		store_read_end(rq->reader);
 		rq->reader = NULL;
 	}
 	if (rq->writer_held) {
-		pthread_mutex_unlock(&srv->write_mu);
+		pthread_mutex_unlock(&rq->srv->write_mu);
 		rq->writer_held = 0;
 	}
 }
@@ -244,6 +305,10 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 	rq->fd = -1;
 	rq->route_id = -1;
 	buf_init(&rq->out, HTTP_MAX_RESPONSE);
+	/* Most answers fit: no growing step by step. */
+	rq->out.data = xmalloc(HTTP_OUT_INITIAL);
+	rq->out.data[0] = '\0';
+	rq->out.cap = HTTP_OUT_INITIAL;
 	return rq;
 }
 
@@ -672,6 +737,7 @@ http_server_stop(struct http_server **srvp)
 	if (srv == NULL)
 		return;
 	srv->stopping = 1;
+	/* Its threads end: each gives its read handle back to the pool. */
 	if (srv->d != NULL)
 		MHD_stop_daemon(srv->d);
 	if (srv->fd >= 0)
@@ -681,9 +747,12 @@ http_server_stop(struct http_server **srvp)
 	free(srv->pool);
 	store_close(&srv->writer);
 	metrics_free(srv);
+	cache_free(&srv->cache);
 	auth_free(&srv->auth);
 	free(srv->web_root);
 	pthread_mutex_destroy(&srv->pool_mu);
+	if (srv->key_made)
+		(void)pthread_key_delete(srv->reader_key);
 	pthread_mutex_destroy(&srv->write_mu);
 	free(srv);
 	*srvp = NULL;
@@ -703,6 +772,11 @@ http_server_listen(const struct http_settings *set, struct http_server **srv_r,
 	int one = 1;
 
 	pthread_mutex_init(&srv->pool_mu, NULL);
+	if (pthread_key_create(&srv->reader_key, thread_reader_free) != 0) {
+		free(srv);
+		return rb_error_set(err, EAGAIN, "http: no thread key");
+	}
+	srv->key_made = 1;
 	pthread_mutex_init(&srv->write_mu, NULL);
 	srv->fd = -1;
 	srv->hooks = set->hooks;
@@ -716,8 +790,15 @@ http_server_listen(const struct http_settings *set, struct http_server **srv_r,
 	    config_get_u64(cfg, "http.max_connections", &srv->max_conn, err) <
 	        0 ||
 	    config_get_duration(cfg, "http.timeout", &srv->timeout, err) < 0 ||
-	    config_get_u64(cfg, "http.metrics_identities", &mid, err) < 0)
+	    config_get_u64(cfg, "http.metrics_identities", &mid, err) < 0 ||
+	    config_get_u64(
+	        cfg, "http.cache_entries", &srv->cache_entries, err) < 0)
 		goto fail;
+	if (srv->cache_entries > HTTP_MAX_CACHE_ENTRIES) {
+		rb_error_set(err, EINVAL, "http.cache_entries: 0 to %d",
+		    HTTP_MAX_CACHE_ENTRIES);
+		goto fail;
+	}
 	if (!auth_enabled(&srv->auth) && !auth_loopback(host)) {
 		rb_error_set(err, EPERM,
 		    "http.listen %s: not a loopback address, and no token is "
@@ -797,7 +878,8 @@ http_server_run(
 			return -1;
 		srv->n_pool++;
 	}
-	if (metrics_new(srv, err) < 0)
+	if (metrics_new(srv, err) < 0 ||
+	    cache_new(cfg, (size_t)srv->cache_entries, &srv->cache, err) < 0)
 		return -1;
 	flags =
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;

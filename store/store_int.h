@@ -83,6 +83,9 @@ struct store {
 };
 
 /* store.c */
+/* store_open with more sqlite3_open_v2 flags (SQLITE_OPEN_NOMUTEX). */
+int store_open_flags(const struct config *cfg, int flags, struct store **st_r,
+    struct rb_error *err) RB_WUR;
 /* The cached statement id, reset and unbound; NULL with err set. */
 sqlite3_stmt *store_stmt(
     struct store *st, enum stmt_id id, struct rb_error *err);

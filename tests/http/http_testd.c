@@ -114,6 +114,7 @@ main(int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	pthread_mutex_init(&t.mu, NULL);
+	store_global_init();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':

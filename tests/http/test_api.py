@@ -419,6 +419,24 @@ for ln in lines:
     except ValueError:
         check(False, "metric value: %r" % ln)
 
+# ---- the reputation cache is exact ---------------------------------------
+rep = "/v1/identities/shop.example.com/reputation"
+r1 = c.get(rep)
+r2 = c.get(rep)
+check(r1.body == r2.body, "the same answer twice")
+r = c.request("POST", "/v1/sends", {"identity": "shop.example.com",
+                                    "count": 500})
+r3 = c.get(rep)
+check(r3.json["sends"] == r1.json["sends"] + 500,
+      "a commit through the server shows at once: %r" % r3.json["sends"])
+r = c.request("POST", "/v1/messages", dsn("late@example.net", n=999))
+r4 = c.get(rep)
+check(r4.json["hardBounces"] == r3.json["hardBounces"] + 1,
+      "a commit of another connection shows at once: %r"
+      % r4.json["hardBounces"])
+r = c.get(rep + "?window=48h")
+check(r.status == 200 and r.json["window"] == 172800, "other window")
+
 # ---- keep-alive ----------------------------------------------------------
 k = d.client()
 for i in range(50):

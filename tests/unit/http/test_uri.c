@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/http_int.h"
 #include "test.h"
@@ -296,9 +297,50 @@ test_tokens(void)
 	req_done(&rq);
 }
 
+/* jw_time's clock (core's time_format_iso, by arithmetic) agrees with
+ * the C library over four centuries, both sides of 1970 and leap days. */
+static void
+test_time(void)
+{
+	static const int64_t fixed[] = {0, -1, 86399, 86400, 951782400,
+	    951868800, 1709164800, 1717243200, 4102444800, -2208988800,
+	    253402300799};
+	char a[40], b[40];
+	int64_t t;
+	size_t i;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		time_t tt = (time_t)fixed[i];
+		struct tm tm;
+
+		time_format_iso(tt, a, sizeof(a));
+		test_assert_idx(gmtime_r(&tt, &tm) != NULL, i);
+		(void)strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+		test_assert_idx(strcmp(a, b) == 0, i);
+	}
+	for (t = -12622780800; t < 12622780800; t += 86399 * 37 + 13) {
+		time_t tt = (time_t)t;
+		struct tm tm;
+
+		time_format_iso(tt, a, sizeof(a));
+		(void)gmtime_r(&tt, &tm);
+		(void)strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+		if (strcmp(a, b) != 0) {
+			test_assert_streq(a, b);
+			break;
+		}
+	}
+	/* Year 1 as RFC 3339 writes it (strftime's %Y would not pad). */
+	time_format_iso((time_t)-62135596800, a, sizeof(a));
+	test_assert_streq(a, "0001-01-01T00:00:00.000Z");
+	time_format_iso(0, a, 10);
+	test_assert(a[0] == '\0');
+}
+
 int
 main(void)
 {
+	test_time();
 	test_uri();
 	test_jw();
 	test_tokens();
