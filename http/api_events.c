@@ -139,7 +139,7 @@ api_event(struct req *rq)
 
 	if (params_check(rq, NULL) < 0 ||
 	    param_id(rq, rq->arg[0], "id", &id) < 0 ||
-	    (st = req_reader(rq)) == NULL)
+	    (st = req_reader_one(rq)) == NULL)
 		return;
 	w = reply_json(rq, 200);
 	rc = store_event_get(st, id, on_event, w, &err);
@@ -161,7 +161,7 @@ api_event_raw(struct req *rq)
 
 	if (params_check(rq, NULL) < 0 ||
 	    param_id(rq, rq->arg[0], "id", &id) < 0 ||
-	    (st = req_reader(rq)) == NULL)
+	    (st = req_reader_one(rq)) == NULL)
 		return;
 	rc = store_raw_get(st, id, 1, &data, &len, &err);
 	if (rc < 0) {

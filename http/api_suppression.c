@@ -175,7 +175,7 @@ api_suppression_get(struct req *rq)
 	struct jw *w;
 	size_t i;
 
-	if (params_check(rq, allowed) < 0 || (st = req_reader(rq)) == NULL)
+	if (params_check(rq, allowed) < 0 || (st = req_reader_one(rq)) == NULL)
 		return;
 	account = param(rq, "account");
 	if (account_ok(rq, account, "account") < 0 ||

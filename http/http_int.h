@@ -226,6 +226,9 @@ uint64_t http_mono_ns(void);
  * read transaction (one snapshot) until the request ends; NULL with
  * the reply queued when none is free or the database fails. */
 struct store *req_reader(struct req *rq);
+/* The same without the read transaction, for a handler that runs one
+ * statement (its own transaction): the hot look-ups. */
+struct store *req_reader_one(struct req *rq);
 /* A new snapshot for the request's read handle (after a commit it must
  * see); -1 with the reply queued. */
 int req_reader_refresh(struct req *rq) RB_WUR;

@@ -214,6 +214,21 @@ thread_reader(struct http_server *srv)
 }
 
 struct store *
+req_reader_one(struct req *rq)
+{
+	if (rq->reader == NULL)
+		rq->reader = thread_reader(rq->srv);
+	if (rq->reader == NULL) {
+		/* More requests at once than threads: cannot happen with
+		 * libmicrohttpd's pool, so say busy. */
+		rq->retry_after = 1;
+		reply_error(rq, 503, "NotReady", NULL,
+		    "no database connection free; retry");
+	}
+	return rq->reader;
+}
+
+struct store *
 req_reader(struct req *rq)
 {
 	struct rb_error err;

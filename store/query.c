@@ -121,20 +121,35 @@ store_open_reader(
 	return 0;
 }
 
-int
-store_read_begin(struct store *st, struct rb_error *err)
+/*
+ * Run a cached statement without parameters once: want_row 1 needs a
+ * row (its column 0 into *v_r when v_r is not NULL), 0 needs none.
+ * 0, or -1 with err.
+ */
+static int
+query_once(struct store *st, const char *sql, int want_row, int64_t *v_r,
+    const char *what, struct rb_error *err)
 {
-	static const char sql[] = "BEGIN";
 	sqlite3_stmt *s = query_stmt(st, sql, err);
 	int rc;
 
 	if (s == NULL)
 		return -1;
 	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && v_r != NULL)
+		*v_r = sqlite3_column_int64(s, 0);
 	(void)sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_db_error(st, "begin", err);
+	if (rc != (want_row ? SQLITE_ROW : SQLITE_DONE))
+		return store_db_error(st, what, err);
 	return 0;
+}
+
+int
+store_read_begin(struct store *st, struct rb_error *err)
+{
+	static const char sql[] = "BEGIN";
+
+	return query_once(st, sql, 0, NULL, "begin", err);
 }
 
 void
@@ -156,17 +171,11 @@ int
 store_data_version(struct store *st, uint64_t *v_r, struct rb_error *err)
 {
 	static const char sql[] = "PRAGMA data_version";
-	sqlite3_stmt *s = query_stmt(st, sql, err);
-	int rc;
+	int64_t v = 0;
 
-	if (s == NULL)
+	if (query_once(st, sql, 1, &v, "data_version", err) < 0)
 		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*v_r = (uint64_t)sqlite3_column_int64(s, 0);
-	(void)sqlite3_reset(s);
-	if (rc != SQLITE_ROW)
-		return store_db_error(st, "data_version", err);
+	*v_r = (uint64_t)v;
 	return 0;
 }
 
@@ -182,16 +191,8 @@ int
 store_ping(struct store *st, struct rb_error *err)
 {
 	static const char sql[] = "SELECT count(*) FROM sqlite_master";
-	sqlite3_stmt *s = query_stmt(st, sql, err);
-	int rc;
 
-	if (s == NULL)
-		return -1;
-	rc = sqlite3_step(s);
-	(void)sqlite3_reset(s);
-	if (rc != SQLITE_ROW)
-		return store_db_error(st, "ping", err);
-	return 0;
+	return query_once(st, sql, 1, NULL, "ping", err);
 }
 
 /* Step s once more for a row: 1 row, 0 done, -1 error (err set). */
@@ -764,16 +765,8 @@ int
 store_events_last_id(struct store *st, int64_t *id_r, struct rb_error *err)
 {
 	static const char sql[] = "SELECT coalesce(max(id), 0) FROM events";
-	sqlite3_stmt *s = query_stmt(st, sql, err);
-	int rc;
 
-	if (s == NULL)
-		return -1;
-	rc = step_row(st, s, "events", err);
-	if (rc == 1)
-		*id_r = sqlite3_column_int64(s, 0);
-	(void)sqlite3_reset(s);
-	return rc == 1 ? 0 : -1;
+	return query_once(st, sql, 1, id_r, "events", err);
 }
 
 int

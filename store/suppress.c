@@ -149,45 +149,66 @@ walk(struct store *st, sqlite3_stmt *s, int global, store_suppression_fn *fn,
 	return 0;
 }
 
+/* A row of the check's query: list, account, address, reason, since,
+ * until, strikes, detail, event_id. */
+static void
+check_row(sqlite3_stmt *s, struct store_suppression *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->list = sqlite3_column_int(s, 0) == 0 ? STORE_LIST_GLOBAL
+	                                        : STORE_LIST_ACCOUNT;
+	e->account = col_text(s, 1);
+	e->address = col_text(s, 2);
+	e->reason = col_text(s, 3);
+	e->since = (time_t)sqlite3_column_int64(s, 4);
+	e->until = (time_t)sqlite3_column_int64(s, 5);
+	e->strikes = (unsigned)sqlite3_column_int(s, 6);
+	e->detail = col_text(s, 7);
+	e->event_id = sqlite3_column_int64(s, 8);
+}
+
 int
 store_suppression_check(struct store *st, const char *address,
     const char *account, time_t now, store_suppression_fn *fn, void *ctx,
     int *suppressed_r, struct rb_error *err)
 {
-	static const char sql_g[] =
-	    "SELECT address, reason, since, until, strikes, event_id"
-	    " FROM suppression_global WHERE address = ?1 AND until > ?2";
-	static const char sql_a[] =
-	    "SELECT account, address, reason, since, origin, event_id"
+	/* One cached statement for both lists: this is the look-up a
+	 * sender makes before every message (GET /v1/suppression/
+	 * {address}), and each statement is a read transaction. */
+	static const char sql[] =
+	    "SELECT 0, NULL, address, 'BOUNCE', since, until, strikes, reason,"
+	    " event_id FROM suppression_global WHERE address = ?1"
+	    " AND until > ?2"
+	    " UNION ALL"
+	    " SELECT 1, account, address, reason, since, 0, 0, origin, event_id"
 	    " FROM suppression_account WHERE address = ?1"
-	    " AND (?2 IS NULL OR account = ?2) ORDER BY account";
+	    " AND (?3 IS NULL OR account = ?3)"
+	    " ORDER BY 1, 2";
 	char addr[STORE_MAX_ADDRESS];
 	sqlite3_stmt *s;
 	uint64_t n = 0;
-	int stop = 0, rc;
+	int rc;
 
 	if (store_address_normalize(st, address, addr, sizeof(addr), err) < 0)
 		return -1;
-	/* Cached statements: this is the look-up a sender makes before
-	 * every message (GET /v1/suppression/{address}). */
-	if ((s = query_stmt(st, sql_g, err)) == NULL)
+	if ((s = query_stmt(st, sql, err)) == NULL)
 		return -1;
 	(void)bind_text(s, 1, addr);
 	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
-	rc = walk(st, s, 1, fn, ctx, &n, &stop, err);
-	(void)sqlite3_reset(s);
-	if (rc < 0)
-		return -1;
-	if (!stop) {
-		if ((s = query_stmt(st, sql_a, err)) == NULL)
-			return -1;
-		(void)bind_text(s, 1, addr);
-		(void)bind_text(s, 2, account);
-		rc = walk(st, s, 0, fn, ctx, &n, &stop, err);
-		(void)sqlite3_reset(s);
-		if (rc < 0)
-			return -1;
+	(void)bind_text(s, 3, account);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_suppression e;
+
+		check_row(s, &e);
+		n++;
+		if (fn != NULL && fn(&e, ctx) < 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
 	}
+	(void)sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return store_db_error(st, "suppression check", err);
 	*suppressed_r = n > 0;
 	return 0;
 }

@@ -7,6 +7,7 @@ feedback messages of our own, and count failures.
 Usage of a test: test_X.py HTTP_TESTD.  Exit 0 when every check passed.
 """
 
+import atexit
 import http.client
 import json
 import os
@@ -28,6 +29,19 @@ SLOW = 4 if os.environ.get("REBOUND_SANITIZE") == "1" else 1
 
 failures = 0
 checks = 0
+# Every daemon started, killed at exit whatever happened (a test that
+# dies of an exception must not leave servers behind).
+_procs = []
+
+
+def _kill_all():
+    for p in _procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+atexit.register(_kill_all)
 
 
 def check(cond, what):
@@ -74,6 +88,7 @@ class Daemon:
         cmd += list(args)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
                                      env=e)
+        _procs.append(self.proc)
         self.url = None
         deadline = time.time() + 15 * SLOW
         while time.time() < deadline:

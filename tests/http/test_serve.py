@@ -31,6 +31,7 @@ proc = subprocess.Popen(
      "127.0.0.1:0", "--domain", "fb.example", "--log-file", log],
     stdout=subprocess.DEVNULL, stderr=open(tmp.path("serve.err"), "wb"),
     env=env)
+lib._procs.append(proc)
 
 
 def log_text():
