@@ -75,6 +75,13 @@ on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 
 	if (kc == NULL)
 		return;
+	/* kafka.property.* goes to the producer and the consumer alike:
+	 * that one of them ignores a property of the other is no news. */
+	if (strcmp(fac, "CONFWARN") == 0 &&
+	    strstr(buf, "will be ignored by this") != NULL) {
+		log_debug("%s: %s", kc->who, buf);
+		return;
+	}
 	if (level <= 4)
 		plog_msg(&kc->log, LOG_WARN, "%s: %s: %s", kc->who, fac, buf);
 	else

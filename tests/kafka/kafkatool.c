@@ -20,6 +20,8 @@
  *                        it as a mirror would, and compare with the
  *                        lists in force at $REBOUND_NOW
  *   consume ADDR MS      the sends consumer for MS milliseconds
+ *   wait SQL OP N MS     until the number SQL gives on the database is
+ *                        OP (ge, eq) N; exit 1 after MS milliseconds
  * Prints what it found; exit 0 when the check holds, 1 otherwise.
  */
 #include <errno.h>
@@ -607,6 +609,51 @@ cmd_suppression(const char *addr)
 	return diff == 0 ? 0 : 1;
 }
 
+/* ---- wait ------------------------------------------------------------- */
+
+static int
+cmd_wait(const char *sql, const char *op, const char *n_arg, const char *ms)
+{
+	struct config *cfg = load_config();
+	uint64_t n, t;
+	int64_t v = -1;
+	int64_t deadline;
+	int ge = strcmp(op, "ge") == 0;
+
+	if (parse_u64(n_arg, &n) < 0 || parse_u64(ms, &t) < 0 ||
+	    (!ge && strcmp(op, "eq") != 0))
+		return 2;
+	deadline = (int64_t)time(NULL) * 1000 + (int64_t)t;
+	for (;;) {
+		sqlite3 *db;
+		sqlite3_stmt *s;
+		struct timespec ts;
+
+		v = -1;
+		if (sqlite3_open_v2(config_get(cfg, "store.db"), &db,
+		        SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+		    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+			if (sqlite3_step(s) == SQLITE_ROW)
+				v = sqlite3_column_int64(s, 0);
+			sqlite3_finalize(s);
+		}
+		sqlite3_close(db);
+		if (v >= 0 && (ge ? (uint64_t)v >= n : (uint64_t)v == n))
+			break;
+		(void)clock_gettime(CLOCK_REALTIME, &ts);
+		if ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >=
+		    deadline) {
+			printf("%s: %lld, not %s %llu\n", sql, (long long)v, op,
+			    (unsigned long long)n);
+			config_free(&cfg);
+			return 1;
+		}
+		(void)usleep(50000);
+	}
+	config_free(&cfg);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -627,8 +674,10 @@ main(int argc, char **argv)
 		return cmd_events(argv[2], argc == 4);
 	if (strcmp(cmd, "suppression") == 0 && argc == 3)
 		return cmd_suppression(argv[2]);
+	if (strcmp(cmd, "wait") == 0 && argc == 6)
+		return cmd_wait(argv[2], argv[3], argv[4], argv[5]);
 	fprintf(stderr, "usage: kafkatool gen DIR N | broker [N] | publish "
 	                "ADDR [MS] | consume ADDR MS | status | events ADDR "
-	                "[dups] | suppression ADDR\n");
+	                "[dups] | suppression ADDR | wait SQL ge|eq N MS\n");
 	return 2;
 }
