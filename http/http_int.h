@@ -180,7 +180,6 @@ struct http_server {
 	struct metrics_state *metrics;
 	struct http_cache *cache;
 	uint64_t cache_entries;
-	int stopping;
 };
 
 /* Route ids for metrics: the table's index, then these. */

@@ -6,11 +6,10 @@
  * the first call of the access handler (target, route, method, scope,
  * Content-Length), its body gathered within the route's limit, and
  * answered on the last call: answering on the first call makes
- * libmicrohttpd 0.9.75 close the connection after every response
- * (TOOLCHAIN.md 4), so only refusals that must not read a body do that.
- * Store handles: a pool of read-only ones (one per worker thread is
- * enough: a thread runs one request at a time) and one write handle
- * behind a mutex.
+ * libmicrohttpd 0.9.75 close the connection after every response, so
+ * only refusals that must not read a body do that.  Store handles: a
+ * read-only one per worker thread (a thread runs one request at a time;
+ * no lock per request) and one write handle behind a mutex.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -751,7 +750,6 @@ http_server_stop(struct http_server **srvp)
 
 	if (srv == NULL)
 		return;
-	srv->stopping = 1;
 	/* Its threads end: each gives its read handle back to the pool. */
 	if (srv->d != NULL)
 		MHD_stop_daemon(srv->d);
