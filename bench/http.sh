@@ -12,7 +12,10 @@
 # which it is during the run) and with that cache off.
 #
 # Usage: bench/http.sh [BUILD_DIR]   (default: build, configured and
-# built here if needed).  Environment: BENCH_SECONDS (10 per run),
+# built here if needed).  Environment: BENCH_ROUNDS (3: the four runs
+# nginx, suppression, reputation, reputation without cache, interleaved,
+# this many times; the median is reported, so that another load on a
+# shared machine weighs on all alike), BENCH_SECONDS (5 per run),
 # BENCH_CONNECTIONS (16), BENCH_THREADS (wrk threads, 2),
 # BENCH_KEEP=1 keeps the temporary directory (database, logs),
 # BENCH_STRICT=1 exits 1 when a target is missed.
@@ -24,7 +27,8 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 case $build in /*) ;; *) build=$root/$build ;; esac
-seconds=${BENCH_SECONDS:-10}
+seconds=${BENCH_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNECTIONS:-16}
 threads=${BENCH_THREADS:-2}
 
@@ -83,6 +87,7 @@ start_rebound() {
 	REBOUND_NOW=$now "$build/tests/http_testd" --db "$tmp/bench.db" \
 	    --no-submit --ready "$tmp/$n.url" "$@" >"$tmp/$n.log" 2>&1 &
 	pids="$pids $!"
+	echo $! >"$tmp/$n.pid"
 	i=0
 	while [ ! -s "$tmp/$n.url" ]; do
 		i=$((i + 1))
@@ -123,7 +128,8 @@ http {
 }
 EOF
 "$nginx" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
-pids="$pids $!"
+nginx_pid=$!
+pids="$pids $nginx_pid"
 i=0
 while ! curl -sf "http://127.0.0.1:$nport/lookup.json" >/dev/null; do
 	i=$((i + 1))
@@ -158,13 +164,26 @@ request = function()
 end
 EOF
 
-# run NAME URL SCRIPT: a short warm-up, then the measured run; prints
-# "NAME RPS P99_MS NON2XX".
+# cpu_ticks PID...: user + system clock ticks of these processes.
+cpu_ticks() {
+	t=0
+	for p in "$@"; do
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+
+# run NAME URL SCRIPT PID...: one measured run; appends "NAME RPS
+# P99_MS NON2XX CPU_US_PER_REQUEST" to $tmp/results.  The CPU is the
+# server's own (PIDs), whatever else runs on the machine.
 run() {
-	wrk -t"$threads" -c"$conns" -d2s -s "$3" "$2" >/dev/null 2>&1 || true
-	wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$3" "$2" \
-	    >"$tmp/$1.wrk" 2>&1
-	awk -v name="$1" '
+	name=$1 u=$2 lua=$3
+	shift 3
+	c0=$(cpu_ticks "$@")
+	wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$lua" "$u" \
+	    >"$tmp/$name.wrk" 2>&1
+	c1=$(cpu_ticks "$@")
+	awk -v name="$name" -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '
 	function ms(v) {
 		if (v ~ /us$/) return v / 1000
 		if (v ~ /ms$/) return v + 0
@@ -173,48 +192,90 @@ run() {
 	}
 	/^ +99%/ { p99 = ms($2) }
 	/^Requests\/sec:/ { rps = $2 }
+	/requests in/ { n = $1 }
 	/Non-2xx or 3xx responses:/ { bad = $NF }
-	END { printf "%s %.0f %.3f %d\n", name, rps, p99, bad + 0 }
-	' "$tmp/$1.wrk"
+	END {
+		printf "%s %.0f %.3f %d %.2f\n", name, rps, p99, bad + 0,
+		    (n > 0 ? ticks * 1e6 / hz / n : 0)
+	}' "$tmp/$name.wrk" >>"$tmp/results"
 }
 
-echo "bench: wrk -t$threads -c$conns -d${seconds}s, 2 CPUs shared by" \
-    "wrk and the server ($(nproc) online; load $(cut -d' ' -f1 /proc/loadavg))"
-run nginx "http://127.0.0.1:$nport" "$tmp/nginx.lua" >"$tmp/r.nginx"
-run suppression "$url" "$tmp/suppression.lua" >"$tmp/r.supp"
-run reputation "$url" "$tmp/reputation.lua" >"$tmp/r.rep"
-run uncached "$url_nc" "$tmp/reputation.lua" >"$tmp/r.nc"
-cat "$tmp/r.nginx" "$tmp/r.supp" "$tmp/r.rep" "$tmp/r.nc" | awk '
-{ rps[$1] = $2; p99[$1] = $3; bad[$1] = $4 }
+rebound_pid=$(sed -n 1p "$tmp/rebound.pid")
+nocache_pid=$(sed -n 1p "$tmp/nocache.pid")
+nginx_pids=$(pgrep -P "$nginx_pid" | tr '\n' ' ')
+echo "bench: wrk -t$threads -c$conns, $rounds rounds of ${seconds}s each," \
+    "interleaved; $(nproc) CPUs shared by wrk, the servers and whatever else" \
+    "runs (load $(cut -d' ' -f1 /proc/loadavg))"
+# Warm-up: page caches, the reputation cache, connections.
+for l in nginx suppression reputation; do
+	case $l in
+	nginx) u="http://127.0.0.1:$nport" ;;
+	*) u=$url ;;
+	esac
+	wrk -t"$threads" -c"$conns" -d2s -s "$tmp/$l.lua" "$u" >/dev/null 2>&1
+done
+: >"$tmp/results"
+r=0
+while [ $r -lt "$rounds" ]; do
+	r=$((r + 1))
+	# shellcheck disable=SC2086
+	run nginx "http://127.0.0.1:$nport" "$tmp/nginx.lua" $nginx_pids
+	run suppression "$url" "$tmp/suppression.lua" "$rebound_pid"
+	run reputation "$url" "$tmp/reputation.lua" "$rebound_pid"
+	run uncached "$url_nc" "$tmp/reputation.lua" "$nocache_pid"
+done
+sort -k1,1 -k2,2n "$tmp/results" | awk -v rounds="$rounds" '
+# The median run of each (by requests/s), its p99 and CPU beside it.
+{ k = $1; c[k]++; row[k, c[k]] = $0 }
 END {
+	split("nginx suppression reputation uncached", names, " ")
+	for (i = 1; i <= 4; i++) {
+		k = names[i]
+		split(row[k, int((c[k] + 1) / 2)], f, " ")
+		rps[k] = f[2]; p99[k] = f[3]; bad[k] = f[4]; cpu[k] = f[5]
+		all = ""
+		for (j = 1; j <= c[k]; j++) {
+			split(row[k, j], g, " ")
+			all = all (j > 1 ? " " : "") g[2]
+		}
+		runs[k] = all
+	}
+	printf "%-38s %8s %8s %9s   %s\n", "(median of " rounds " runs)",
+	    "req/s", "p99 ms", "CPU us/req", "req/s of each run"
+	line("nginx, static JSON file", "nginx")
+	line("GET /v1/suppression/{address}", "suppression")
+	line("GET /v1/identities/{id}/reputation", "reputation")
+	line("  the same, cache off", "uncached")
 	n = rps["nginx"]
-	printf "%-40s %10s %10s\n", "", "req/s", "p99 ms"
-	printf "%-40s %10d %10.2f\n", "nginx, static JSON file", n, p99["nginx"]
-	printf "%-40s %10d %10.2f\n", "GET /v1/suppression/{address}",
-	    rps["suppression"], p99["suppression"]
-	printf "%-40s %10d %10.2f\n", "GET /v1/identities/{id}/reputation",
-	    rps["reputation"], p99["reputation"]
-	printf "%-40s %10d %10.2f\n", "  the same, cache off",
-	    rps["uncached"], p99["uncached"]
 	rs = n > 0 ? rps["suppression"] / n : 0
 	rr = n > 0 ? rps["reputation"] / n : 0
+	ru = n > 0 ? rps["uncached"] / n : 0
 	ok_s = rs >= 0.5 && p99["suppression"] < 5 && bad["suppression"] == 0
 	ok_r = rr >= 1 / 3 && p99["reputation"] < 5 && bad["reputation"] == 0
-	printf "suppression/nginx: %.2f (target >= 0.50, p99 < 5 ms): %s\n",
-	    rs, ok_s ? "MET" : "MISSED"
-	printf "reputation/nginx:  %.2f (target >= 0.33, p99 < 5 ms): %s\n",
-	    rr, ok_r ? "MET" : "MISSED"
-	if (bad["suppression"] + bad["reputation"] > 0)
-		printf "non-2xx answers: %d suppression, %d reputation\n",
-		    bad["suppression"], bad["reputation"]
+	printf "suppression/nginx: %.2f (target >= 0.50), p99 %.2f ms (target < 5): %s\n",
+	    rs, p99["suppression"], ok_s ? "MET" : "MISSED"
+	printf "reputation/nginx:  %.2f (target >= 0.33), p99 %.2f ms (target < 5): %s\n",
+	    rr, p99["reputation"], ok_r ? "MET" : "MISSED"
+	printf "reputation with the cache off / nginx: %.2f\n", ru
+	printf "server CPU per request, rebound/nginx: suppression %.1fx, reputation %.1fx (cache off %.1fx)\n",
+	    cpu["suppression"] / cpu["nginx"], cpu["reputation"] / cpu["nginx"],
+	    cpu["uncached"] / cpu["nginx"]
+	if (bad["suppression"] + bad["reputation"] + bad["uncached"] > 0)
+		printf "non-2xx answers: %d suppression, %d reputation, %d uncached\n",
+		    bad["suppression"], bad["reputation"], bad["uncached"]
 	printf "http_nginx_rps=%d\nhttp_suppression_rps=%d\n", n,
 	    rps["suppression"]
-	printf "http_reputation_rps=%d\nhttp_suppression_p99_ms=%.3f\n",
-	    rps["reputation"], p99["suppression"]
-	printf "http_reputation_p99_ms=%.3f\n", p99["reputation"]
-	printf "http_reputation_uncached_rps=%d\n", rps["uncached"]
-	printf "http_reputation_uncached_p99_ms=%.3f\n", p99["uncached"]
+	printf "http_reputation_rps=%d\nhttp_reputation_uncached_rps=%d\n",
+	    rps["reputation"], rps["uncached"]
+	printf "http_suppression_p99_ms=%.3f\nhttp_reputation_p99_ms=%.3f\n",
+	    p99["suppression"], p99["reputation"]
+	printf "http_suppression_ratio=%.3f\nhttp_reputation_ratio=%.3f\n",
+	    rs, rr
 	exit !(ok_s && ok_r)
+}
+function line(label, k) {
+	printf "%-38s %8d %8.2f %9.2f   %s\n", label, rps[k], p99[k], cpu[k],
+	    runs[k]
 }' || {
 	[ "${BENCH_STRICT:-0}" = 1 ] && exit 1
 	true

@@ -180,7 +180,11 @@ store_suppression_check(struct store *st, const char *address,
 {
 	/* One cached statement for both lists: this is the look-up a
 	 * sender makes before every message (GET /v1/suppression/
-	 * {address}), and each statement is a read transaction. */
+	 * {address}), and each statement is a read transaction.  No ORDER
+	 * BY (a sorter doubled the cost): a compound SELECT gives its parts
+	 * in order, the global row first, then the account rows in the
+	 * order of the suppression_account_address index, whose entries
+	 * end with the key (account). */
 	static const char sql[] =
 	    "SELECT 0, NULL, address, 'BOUNCE', since, until, strikes, reason,"
 	    " event_id FROM suppression_global WHERE address = ?1"
@@ -188,8 +192,7 @@ store_suppression_check(struct store *st, const char *address,
 	    " UNION ALL"
 	    " SELECT 1, account, address, reason, since, 0, 0, origin, event_id"
 	    " FROM suppression_account WHERE address = ?1"
-	    " AND (?3 IS NULL OR account = ?3)"
-	    " ORDER BY 1, 2";
+	    " AND (?3 IS NULL OR account = ?3)";
 	char addr[STORE_MAX_ADDRESS];
 	sqlite3_stmt *s;
 	uint64_t n = 0;
