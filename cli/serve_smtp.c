@@ -71,7 +71,7 @@ txn_json(const struct smtp_txn *t, void *ctx)
 		r |= buf_printf(&b, "null");
 	r |= buf_printf(&b, ",\"result\":");
 	r |= serve_json_string(&b, t->result);
-	r |= buf_putc(&b, '}');
+	r |= buf_printf(&b, ",\"tls\":%s}", e->tls ? "true" : "false");
 	if (r != 0) {
 		/* Too many recipients for one line: the text form, cut. */
 		buf_reset(&b);
@@ -173,6 +173,10 @@ build_config(struct serve_smtp *s, struct rb_error *err)
 	v = config_get(cfg, "verp.secret");
 	c->verp_secret = v[0] != '\0' ? v : NULL;
 	c->spool_dir = serve_spool_dir(sv);
+	v = config_get(cfg, "smtp.tls_cert");
+	c->tls_cert = v[0] != '\0' ? v : NULL;
+	v = config_get(cfg, "smtp.tls_key");
+	c->tls_key = v[0] != '\0' ? v : NULL;
 	if (setting_size(sv, "smtp.max_message", SMTP_MAX_MESSAGE_LIMIT,
 	        &c->max_message, err) < 0 ||
 	    setting_size(sv, "smtp.max_memory", (size_t)1 << 40, &c->max_memory,
@@ -229,11 +233,13 @@ smtp_stop(void *state, unsigned timeout)
 		smtp_server_get_stats(s->srv, &st);
 		smtp_server_stop(&s->srv, timeout);
 		log_info("smtp: stopped; %llu connections, %llu refused, "
-		         "%llu messages acknowledged, %llu timeouts",
+		         "%llu messages acknowledged, %llu timeouts, %llu "
+		         "over TLS",
 		    (unsigned long long)st.connections,
 		    (unsigned long long)st.refused,
 		    (unsigned long long)st.messages,
-		    (unsigned long long)st.timeouts);
+		    (unsigned long long)st.timeouts,
+		    (unsigned long long)st.tls);
 	}
 	free(s->in);
 	free(s->names);

@@ -157,7 +157,11 @@ struct smtp_config {
 	const char *verp_secret; /* NULL: VERP tokens are not checked */
 	size_t verp_secret_len;
 	const char *spool_dir; /* required by smtp_server_start */
-	size_t max_message;    /* bytes, <= SMTP_MAX_MESSAGE_LIMIT */
+	/* PEM files: both set offers STARTTLS (smtp_server_listen loads
+	 * them, and fails when they do not load). */
+	const char *tls_cert;
+	const char *tls_key;
+	size_t max_message; /* bytes, <= SMTP_MAX_MESSAGE_LIMIT */
 	unsigned max_recipients;
 	unsigned max_line; /* <= SMTP_MAX_LINE_LIMIT */
 	unsigned max_connections;
@@ -202,6 +206,7 @@ struct smtp_envelope {
 	time_t received; /* when the last byte arrived */
 	int smtputf8;    /* MAIL FROM ... SMTPUTF8 */
 	int eightbit;    /* BODY=8BITMIME */
+	int tls;         /* received over TLS (STARTTLS) */
 	int untrusted;   /* a recipient is SMTP_VERP_UNTRUSTED */
 };
 
@@ -229,6 +234,10 @@ enum smtp_event {
 	SMTP_EV_MESSAGE,
 	/* Write the replies, then close. */
 	SMTP_EV_CLOSE,
+	/* STARTTLS was accepted: write the replies ("220"), drop the rest
+	 * of the input (sent in the clear after STARTTLS), do the TLS
+	 * handshake, then call smtp_session_tls_started() (or close). */
+	SMTP_EV_STARTTLS,
 };
 
 /* One finished transaction (MAIL ... end), for the log line. */
@@ -247,7 +256,7 @@ typedef void smtp_txn_fn(const struct smtp_txn *t, void *ctx);
  * the list is cut with "...(+N)"). */
 #define SMTP_TXN_LINE_MAX 2048
 /* The log line of t: "smtp: session=... client=... helo=... from=<...>
- * rcpts=<...>,<...> rejected=N size=N queue=ID result="..."", control
+ * rcpts=<...>,<...> rejected=N size=N queue=ID result="..." [tls=yes]", control
  * octets as '?', cut to outlen.  Pure. */
 void smtp_txn_format(const struct smtp_txn *t, char *out, size_t outlen);
 
@@ -291,6 +300,12 @@ unsigned char *smtp_session_take_message(struct smtp_session *s, size_t *len_r);
  * queues "250 2.0.0" or "451 4.3.0" and ends the transaction. */
 void smtp_session_message_done(
     struct smtp_session *s, const char *queue_id, time_t now);
+
+/* After SMTP_EV_STARTTLS: the handshake succeeded; the session starts
+ * over (RFC 3207 4.2: a new EHLO is due). */
+void smtp_session_tls_started(struct smtp_session *s, time_t now);
+/* Non-zero once TLS is up. */
+int smtp_session_tls_active(const struct smtp_session *s);
 
 /* Back-pressure flags, set before each smtp_session_input(). */
 /* The pipeline is behind: MAIL and DATA get "451 4.3.1". */
@@ -430,6 +445,7 @@ struct smtp_server_stats {
 	uint64_t active;      /* open now */
 	uint64_t messages;    /* acknowledged with 250 */
 	uint64_t timeouts;
+	uint64_t tls; /* sessions that did STARTTLS */
 	struct spool_stats spool;
 };
 

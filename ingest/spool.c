@@ -269,9 +269,10 @@ header_make(const char *id, const struct smtp_envelope *env, size_t len,
 		r |= escape_into(&b, env->rcpts[i].address);
 		r |= buf_printf(&b, "\n");
 	}
-	r |= buf_printf(&b, "received %lld\nutf8 %d\n8bit %d\nsize %zu\n\n",
+	r |= buf_printf(&b,
+	    "received %lld\nutf8 %d\n8bit %d\ntls %d\nsize %zu\n\n",
 	    (long long)env->received, env->smtputf8 ? 1 : 0,
-	    env->eightbit ? 1 : 0, len);
+	    env->eightbit ? 1 : 0, env->tls ? 1 : 0, len);
 	/* An envelope is bounded by the session's limits. */
 	rb_assert(r == 0);
 	return buf_take(&b, hdr_len_r);
@@ -323,7 +324,7 @@ header_parse(const unsigned char *p, size_t len, struct parsed *out)
 {
 	size_t off, ml = strlen(SPOOL_MAGIC);
 	uint64_t v;
-	int flags_utf8 = 0, flags_8bit = 0, have_size = 0;
+	int flags_utf8 = 0, flags_8bit = 0, flags_tls = 0, have_size = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (len < ml || memcmp(p, SPOOL_MAGIC, ml) != 0)
@@ -394,6 +395,8 @@ header_parse(const unsigned char *p, size_t len, struct parsed *out)
 				flags_utf8 = v != 0;
 			else if (KEY("8bit"))
 				flags_8bit = v != 0;
+			else if (KEY("tls"))
+				flags_tls = v != 0;
 			else if (KEY("size")) {
 				out->size = v;
 				have_size = 1;
@@ -415,6 +418,7 @@ header_parse(const unsigned char *p, size_t len, struct parsed *out)
 	out->env.n_rcpts = out->n_rcpts;
 	out->env.smtputf8 = flags_utf8;
 	out->env.eightbit = flags_8bit;
+	out->env.tls = flags_tls;
 	for (size_t i = 0; i < out->n_rcpts; i++) {
 		if (out->rcpts[i].verp == SMTP_VERP_UNTRUSTED)
 			out->env.untrusted = 1;
