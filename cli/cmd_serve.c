@@ -186,7 +186,22 @@ serve_store(struct serve *sv, const struct serve_input *msgs, size_t n,
     struct rb_error *err)
 {
 	rb_assert(sv->pl != NULL);
-	return serve_pipeline_store(sv->pl, msgs, n, err);
+	return serve_pipeline_store(sv->pl, msgs, n, 1, err);
+}
+
+int
+serve_store_committed(struct serve *sv, const struct serve_input *msgs,
+    size_t n, struct rb_error *err)
+{
+	rb_assert(sv->pl != NULL);
+	return serve_pipeline_store(sv->pl, msgs, n, 0, err);
+}
+
+int
+serve_sync(struct serve *sv, struct rb_error *err)
+{
+	rb_assert(sv->pl != NULL);
+	return serve_pipeline_sync(sv->pl, err);
 }
 
 static void

@@ -9,9 +9,12 @@
  * start, so it is ended and a new one begun when it is older than
  * PIPELINE_INGEST_AGE (at the next batch, or at a tick when idle).
  * Durability: the store commits with synchronous=NORMAL (a commit
- * survives a crash of the process, not of the machine), so after each
- * commit the WAL file is fdatasync'd: a message deleted from the spool
- * is on disk in the database, also after a power loss.
+ * survives a crash of the process, not of the machine), so the WAL file
+ * is fdatasync'd after each commit (serve_store) or before the caller
+ * forgets its copies (serve_store_committed, then serve_pipeline_sync:
+ * the SMTP spool syncs once before deleting a segment of many batches):
+ * a message gone from the spool or from new/ is in the database, also
+ * after a power loss.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -162,7 +165,7 @@ serve_pipeline_open(const struct config *cfg, const char *user_rules,
 
 int
 serve_pipeline_store(struct serve_pipeline *pl, const struct serve_input *msgs,
-    size_t n, struct rb_error *err)
+    size_t n, int durable, struct rb_error *err)
 {
 	struct serve_commit c;
 	struct rb_error e2;
@@ -176,7 +179,8 @@ serve_pipeline_store(struct serve_pipeline *pl, const struct serve_input *msgs,
 		        &msgs[i].src, err) < 0)
 			goto fail;
 	}
-	if (store_ingest_flush(pl->ing, err) < 0 || sync_wal(pl, err) < 0)
+	if (store_ingest_flush(pl->ing, err) < 0 ||
+	    (durable && sync_wal(pl, err) < 0))
 		goto fail;
 	pl->stored += n;
 	c.messages = n;
@@ -193,6 +197,17 @@ fail:
 		(void)end_ingest(pl, &e2);
 	pthread_mutex_unlock(&pl->mu);
 	return -1;
+}
+
+int
+serve_pipeline_sync(struct serve_pipeline *pl, struct rb_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&pl->mu);
+	rc = sync_wal(pl, err);
+	pthread_mutex_unlock(&pl->mu);
+	return rc;
 }
 
 int

@@ -121,7 +121,16 @@ deliver(
 		in->src.via = "smtp";
 		in->src.envelope_to = envelope_to(msgs[i].env);
 	}
-	return serve_store(s->sv, s->in, n, err);
+	/* Committed now; durable before the spool deletes its segment. */
+	return serve_store_committed(s->sv, s->in, n, err);
+}
+
+static int
+sync_stored(void *ctx, struct rb_error *err)
+{
+	struct serve_smtp *s = ctx;
+
+	return serve_sync(s->sv, err);
 }
 
 static int
@@ -194,6 +203,10 @@ build_config(struct serve_smtp *s, struct rb_error *err)
 	    serve_secs(sv, "smtp.data_timeout", &c->data_timeout, err) < 0)
 		return -1;
 	c->max_line = (unsigned)line;
+	/* One store transaction per spool batch: the store's batch size. */
+	if (serve_u32(sv, "store.batch_size", &c->deliver_batch, err) < 0)
+		return -1;
+	c->sync = sync_stored;
 	if (s->json) {
 		c->txn_log = txn_json;
 		c->txn_log_ctx = s;
@@ -233,11 +246,12 @@ smtp_stop(void *state, unsigned timeout)
 		smtp_server_get_stats(s->srv, &st);
 		smtp_server_stop(&s->srv, timeout);
 		log_info("smtp: stopped; %llu connections, %llu refused, "
-		         "%llu messages acknowledged, %llu timeouts, %llu "
-		         "over TLS",
+		         "%llu messages acknowledged in %llu group commits, "
+		         "%llu timeouts, %llu over TLS",
 		    (unsigned long long)st.connections,
 		    (unsigned long long)st.refused,
 		    (unsigned long long)st.messages,
+		    (unsigned long long)st.spool.commit_rounds,
 		    (unsigned long long)st.timeouts,
 		    (unsigned long long)st.tls);
 	}

@@ -177,6 +177,9 @@ struct smtp_config {
 	 * its own.  Called from the loop thread. */
 	void (*txn_log)(const struct smtp_txn *t, void *ctx);
 	void *txn_log_ctx;
+	/* Given to the spool (spool_config.sync) with the deliver ctx:
+	 * NULL when deliver's 0 is durable already. */
+	int (*sync)(void *ctx, struct rb_error *err);
 };
 
 /* Replace every 0/NULL field of cfg by its default.  Pure. */
@@ -365,6 +368,15 @@ struct smtp_message {
 typedef int smtp_deliver_fn(
     const struct smtp_message *msgs, size_t n, void *ctx, struct rb_error *err);
 
+/*
+ * Make durable what deliver stored (fsync a database's log), called by
+ * the pipeline thread with the deliver ctx before segments whose
+ * messages were all delivered are deleted: deliver's 0 then need only
+ * mean "committed" (a process crash keeps it), and one sync serves
+ * every batch of a segment.  0, or -1 with err set (the segments stay
+ * and the sync is tried again later).
+ */
+typedef int spool_sync_fn(void *ctx, struct rb_error *err);
 /* Called by the committer thread after each round (to wake a loop). */
 typedef void spool_notify_fn(void *ctx);
 /* One submitted message is committed (queue_id) or failed (NULL). */
@@ -374,6 +386,7 @@ struct spool_config {
 	const char *dir; /* created (0700) if missing */
 	smtp_deliver_fn *deliver;
 	void *deliver_ctx;
+	spool_sync_fn *sync;    /* NULL: deliver's 0 is durable already */
 	unsigned deliver_batch; /* 0: SMTP_DEFAULT_DELIVER_BATCH */
 	/* Bytes of queued messages kept in memory for the pipeline (the
 	 * rest is read back from disk); 0: SMTP_DEFAULT_MAX_MEMORY / 4. */
@@ -412,6 +425,10 @@ void spool_submit(struct spool *sp, const struct smtp_envelope *env,
 /* Call fn for each message committed or failed since the last call.
  * Returns how many. */
 size_t spool_collect(struct spool *sp, spool_result_fn *fn, void *ctx);
+/* At most n messages can come at once (the open connections): a round
+ * waits briefly for them (SPOOL_GATHER_US) before its fsync.  Any
+ * thread; 0 (the default) never waits. */
+void spool_set_expected(struct spool *sp, unsigned n);
 /* Counters, any thread. */
 void spool_get_stats(struct spool *sp, struct spool_stats *st_r);
 /*

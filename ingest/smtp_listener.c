@@ -102,6 +102,7 @@ struct smtp_server {
 	struct conn *conns;
 	struct conn *dead; /* freed after the current batch of events */
 	size_t n_conns;
+	size_t expected; /* told to the spool */
 	struct ip_entry *ips[LISTENER_IP_BUCKETS];
 	size_t memory;
 	unsigned busy; /* SMTP_BUSY* for the sessions */
@@ -884,6 +885,10 @@ loop_main(void *arg)
 			srv->dead = c->next;
 			conn_free(c);
 		}
+		if (srv->n_conns != srv->expected) {
+			srv->expected = srv->n_conns;
+			spool_set_expected(srv->spool, (unsigned)srv->n_conns);
+		}
 		if (!srv->stopping && atomic_load(&srv->stop))
 			begin_stop(srv, now);
 		if (now != last_sweep) {
@@ -1127,6 +1132,7 @@ smtp_server_run(struct smtp_server *srv, smtp_deliver_fn *deliver, void *ctx,
 	sc.dir = srv->cfg.spool_dir;
 	sc.deliver = deliver;
 	sc.deliver_ctx = ctx;
+	sc.sync = srv->cfg.sync;
 	sc.deliver_batch = srv->cfg.deliver_batch;
 	sc.max_memory = srv->cfg.max_memory / 4;
 	sc.notify = wake;

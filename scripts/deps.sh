@@ -18,7 +18,7 @@ set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config libgmime-3.0-dev libpcre2-dev
 libsqlite3-dev libmicrohttpd-dev libjansson-dev libmaxminddb-dev
-librdkafka-dev libgnutls28-dev"
+librdkafka-dev libgnutls28-dev zlib1g-dev"
 CHECK_PKGS="clang libclang-rt-14-dev python3 time swaks libnet-ssleay-perl
 openssl"
 
