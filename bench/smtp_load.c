@@ -11,8 +11,11 @@
  * counts as refused.  Prints one line: "sent=N acked=A deferred=D
  * refused=R failed_sessions=F seconds=S rate=A/S".
  *
- *   smtp_load [-s SESSIONS] [-m MESSAGES] [-f FROM] [-t TO] HOST:PORT
- *             FILE|DIR...
+ *   smtp_load [-s SESSIONS] [-m MESSAGES] [-f FROM] [-t TO] [-H HELO] [-1]
+ *             HOST:PORT FILE|DIR...
+ *
+ * -1: send each file once, as it is (no X-Bench-Seq header): a client
+ * for `make demo`.
  *
  * Limits: files up to SMTP_LOAD_MAX_FILE, at most SMTP_LOAD_MAX_FILES.
  */
@@ -38,6 +41,8 @@
 #define SMTP_LOAD_MAX_FILES 100000
 /* Sessions at once (threads). */
 #define SMTP_LOAD_MAX_SESSIONS 1000
+/* Longest -H name (a domain is at most 255 octets). */
+#define SMTP_MAX_HELO_ARG 255
 /* Pause before a message refused with 4xx is tried again. */
 #define SMTP_LOAD_RETRY_MS 20
 /* A reply line (RFC 5321 4.5.3.1.5: 512 octets) and a multi-line one. */
@@ -51,7 +56,9 @@ struct msg {
 static struct msg *msgs;
 static size_t n_msgs;
 static const char *host, *port, *mail_from = "<>", *rcpt_to;
+static const char *helo = "load.bench";
 static unsigned long total = 1000;
+static int once; /* -1 */
 static atomic_ulong next_seq, acked, refused, deferred, failed;
 
 /* Normalise to CRLF and dot-stuff (RFC 5321 4.5.2). */
@@ -243,9 +250,9 @@ session_main(void *arg)
 
 	(void)arg;
 	r->fd = dial();
+	n = snprintf(env, sizeof(env), "EHLO %s\r\n", helo);
 	if (r->fd < 0 || read_reply(r) != 220 ||
-	    send_all(r->fd, "EHLO load.bench\r\n", 17) < 0 ||
-	    read_reply(r) != 250)
+	    send_all(r->fd, env, (size_t)n) < 0 || read_reply(r) != 250)
 		goto out;
 	n = snprintf(env, sizeof(env),
 	    "MAIL FROM:%s\r\nRCPT TO:<%s>\r\nDATA\r\n", mail_from, rcpt_to);
@@ -259,7 +266,9 @@ session_main(void *arg)
 			break;
 	again:
 		m = &msgs[seq % n_msgs];
-		h = snprintf(hdr, sizeof(hdr), "X-Bench-Seq: %lu\r\n", seq);
+		h = once ? 0
+		         : snprintf(
+		               hdr, sizeof(hdr), "X-Bench-Seq: %lu\r\n", seq);
 		/* MAIL, RCPT, DATA in one write (PIPELINING). */
 		if (send_all(r->fd, env, (size_t)n) < 0)
 			break;
@@ -320,7 +329,7 @@ static void
 usage(void)
 {
 	fputs("usage: smtp_load [-s SESSIONS] [-m MESSAGES] [-f FROM] "
-	      "[-t TO] HOST:PORT FILE|DIR...\n",
+	      "[-t TO] [-H HELO] [-1] HOST:PORT FILE|DIR...\n",
 	    stderr);
 	exit(2);
 }
@@ -338,8 +347,16 @@ main(int argc, char **argv)
 	int c;
 
 	rcpt_to = "bounces@bench.example";
-	while ((c = getopt(argc, argv, "s:m:f:t:")) != -1) {
+	while ((c = getopt(argc, argv, "s:m:f:t:H:1")) != -1) {
 		switch (c) {
+		case 'H':
+			if (strlen(optarg) > SMTP_MAX_HELO_ARG)
+				usage();
+			helo = optarg;
+			break;
+		case '1':
+			once = 1;
+			break;
 		case 's':
 			if (parse_u64(optarg, &v) < 0 || v == 0 ||
 			    v > SMTP_LOAD_MAX_SESSIONS)
@@ -379,6 +396,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "smtp_load: no messages\n");
 		return 1;
 	}
+	if (once)
+		total = (unsigned long)n_msgs;
 	th = xcalloc(sessions, sizeof(*th));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < sessions; i++) {

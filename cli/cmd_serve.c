@@ -536,10 +536,13 @@ stop:
 			components[i]->stop(sv.state[i], stop_timeout);
 		sv.state[i] = NULL;
 	}
-	if (sv.pl != NULL)
+	if (sv.pl != NULL) {
+		uint64_t stored = serve_pipeline_stored(sv.pl);
+
+		serve_pipeline_close(&sv.pl);
 		log_info("serve: stopped; %llu messages stored",
-		    (unsigned long long)serve_pipeline_stored(sv.pl));
-	serve_pipeline_close(&sv.pl);
+		    (unsigned long long)stored);
+	}
 	classify_global_shutdown();
 out:
 	serve_log_close();

@@ -90,9 +90,24 @@ end_ingest(struct serve_pipeline *pl, struct rb_error *err)
 	if (pl->ing == NULL)
 		return 0;
 	rc = store_ingest_end(&pl->ing, &sum, err);
-	if (sum.alerts > 0)
-		log_info("pipeline: %llu alert transition(s)",
-		    (unsigned long long)sum.alerts);
+	/* One line per ingest (at most one a second under load). */
+	if (sum.messages > 0)
+		log_info("pipeline: %llu messages (%llu new, %llu seen "
+		         "before): events Bounce %llu, Complaint %llu, "
+		         "AutoReply %llu, Delivery %llu, DeliveryDelay %llu; "
+		         "%llu suppressions, %llu alert transitions, %llu "
+		         "for review",
+		    (unsigned long long)sum.messages,
+		    (unsigned long long)sum.stored,
+		    (unsigned long long)sum.duplicates,
+		    (unsigned long long)sum.events[CLASSIFY_EVENT_BOUNCE],
+		    (unsigned long long)sum.events[CLASSIFY_EVENT_COMPLAINT],
+		    (unsigned long long)sum.events[CLASSIFY_EVENT_AUTOREPLY],
+		    (unsigned long long)sum.events[CLASSIFY_EVENT_DELIVERY],
+		    (unsigned long long)sum.events[CLASSIFY_EVENT_DELAY],
+		    (unsigned long long)sum.suppressed,
+		    (unsigned long long)sum.alerts,
+		    (unsigned long long)sum.unclassified);
 	return rc;
 }
 
