@@ -20,7 +20,8 @@
 # Usage: bench/smtp.sh [BUILD_DIR]      (default: build)
 # Environment: SMTP_BENCH_MESSAGES (20000), SMTP_BENCH_SESSIONS (20),
 # SMTP_BENCH_CORPUS (../shared/corpus/dev), SMTP_BENCH_STRICT=1 (exit 1
-# when a target is missed).  The database and spool go under TMPDIR
+# when a target is missed), SMTP_BENCH_KAFKA=1 (also write the Kafka
+# outbox and publish to the embedded broker; off by default).  The database and spool go under TMPDIR
 # (default /tmp): put it on the disk you mean to measure.  Timings on a
 # shared machine vary from run to run: compare figures of one run.
 set -eu
@@ -32,6 +33,10 @@ load=$build/bench/smtp_load
 n=${SMTP_BENCH_MESSAGES:-20000}
 sessions=${SMTP_BENCH_SESSIONS:-20}
 corpus=${SMTP_BENCH_CORPUS:-$root/../shared/corpus/dev}
+# The Kafka side (outbox rows, the embedded broker in the same process)
+# is off unless asked: a real deployment's brokers run elsewhere.
+kafka_on=false
+[ "${SMTP_BENCH_KAFKA:-0}" = 1 ] && kafka_on=true
 
 for f in "$rebound" "$load"; do
 	if [ ! -x "$f" ]; then
@@ -102,8 +107,9 @@ load_source() {
 bench_rebound() {
 	dir=$tmp/$1
 	mkdir -p "$dir"
-	"$rebound" serve --db "$dir/rebound.db" --spool "$dir/spool" \
-	    --smtp 127.0.0.1:0 --domain bench.example \
+	REBOUND_KAFKA_ENABLED=$kafka_on "$rebound" serve \
+	    --db "$dir/rebound.db" --spool "$dir/spool" \
+	    --smtp 127.0.0.1:0 --http 127.0.0.1:0 --domain bench.example \
 	    --log-file "$dir/serve.log" 2>"$dir/stderr" &
 	rpid=$!
 	pids="$pids $rpid"
@@ -176,7 +182,7 @@ bench_sink() {
 
 echo "bench/smtp: $n messages, $sessions sessions, loopback, $(nproc) CPUs;" \
     "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "corpus: $files files, mean $mean bytes"
+echo "corpus: $files files, mean $mean bytes; Kafka: $kafka_on"
 
 bench_rebound corpus load_corpus
 c_acked=$acked c_processed=$processed c_rounds=$rounds c_deferred=${deferred:-0}

@@ -1,9 +1,9 @@
 /*
  * rebound serve: the daemon.  One process runs the pipeline (classify
  * and store, serve_pipeline.c) and the components of the list below
- * (SMTP server, Maildir watcher; the HTTP server and the Kafka
- * publisher join the list when they exist).  Start-up: settings (flags
- * over environment over file over defaults), logs, components' prepare
+ * (Kafka publisher, sends consumer and embedded broker, SMTP server,
+ * Maildir watcher, HTTP server).  Start-up: settings (flags over
+ * environment over file over defaults), logs, components' prepare
  * (binding, as root for port 25), dropping privileges (serve.user),
  * the pipeline, components' start (the spool is replayed).  Then the
  * main thread waits for signals: SIGTERM/SIGINT stop gracefully
@@ -79,8 +79,12 @@ const char cmd_serve_usage[] =
  * list, so that it stops last and sees the last batches.
  */
 static const struct serve_component *const components[] = {
+    &serve_kafka_component,
     &serve_smtp_component,
     &serve_maildir_component,
+    /* Last: it reports on the others (readiness, metrics) and takes
+     * messages (POST /v1/messages); it stops first. */
+    &serve_http_component,
 };
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
 
@@ -202,6 +206,28 @@ serve_sync(struct serve *sv, struct rb_error *err)
 {
 	rb_assert(sv->pl != NULL);
 	return serve_pipeline_sync(sv->pl, err);
+}
+
+void
+serve_ready(struct serve *sv, struct http_ready *r)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMPONENTS; i++) {
+		if (sv->state[i] != NULL && components[i]->ready != NULL)
+			components[i]->ready(sv->state[i], r);
+	}
+}
+
+void
+serve_metrics(struct serve *sv, struct http_metrics *m)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMPONENTS; i++) {
+		if (sv->state[i] != NULL && components[i]->metrics != NULL)
+			components[i]->metrics(sv->state[i], m);
+	}
 }
 
 static void

@@ -1,21 +1,24 @@
 #!/bin/sh
 # make demo: install what is missing, build a Release binary in build/,
 # then run rebound as in production: `rebound serve` on its embedded
-# defaults (SMTP on 127.0.0.1:2525 for the domain localhost, database
+# defaults (SMTP on 127.0.0.1:2525 for the domain localhost, HTTP API and
+# dashboard on 127.0.0.1:8025, the embedded Kafka broker, database
 # ./rebound.db, spool ./rebound.spool) in a fresh temporary directory,
 # deliver the sample feedback of data/samples/ to its SMTP port, print
 # what happened (transactions, events, rates, alerts, suppressed
-# addresses, through the CLI) and how to look further, and keep serving
-# until interrupted (Ctrl-C: a graceful stop; the directory is removed).
+# addresses, the outbox, through the CLI) and how to look further (CLI,
+# dashboard URL, kcat), and keep serving until interrupted (Ctrl-C: a
+# graceful stop; the directory is removed).
 #
 # REBOUND_DEMO_EXIT=1: stop after the summary (for scripts).
 # REBOUND_DEMO_KEEP=1: keep the temporary directory at the end.
 # The samples are dated 1 June 2024: the demo runs rebound's clock at
 # that afternoon (REBOUND_NOW) so that they fall in the 24 h window of
-# the rates.  Port 2525 taken?  REBOUND_SMTP_LISTEN=127.0.0.1:PORT.
+# the rates.  Port 2525 or 8025 taken?  REBOUND_SMTP_LISTEN=127.0.0.1:PORT,
+# REBOUND_HTTP_LISTEN=127.0.0.1:PORT.
 #
-# Each step is a function; the HTTP server and the Kafka publisher add
-# their lines to step_more (marked below).
+# Each step is a function; each part of rebound adds its lines to
+# step_more.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,8 +81,10 @@ step_serve() {
 		if ! kill -0 "$serve_pid" 2>/dev/null || [ $i -gt 200 ]; then
 			cat serve.log >&2
 			if grep -q 'Address already in use' serve.log; then
-				echo "demo: the SMTP port is taken; run for example" \
-				    "REBOUND_SMTP_LISTEN=127.0.0.1:2526 make demo" >&2
+				echo "demo: a port is taken; run for example" \
+				    "REBOUND_SMTP_LISTEN=127.0.0.1:2526" \
+				    "REBOUND_HTTP_LISTEN=127.0.0.1:8026" \
+				    "make demo" >&2
 			fi
 			exit 1
 		fi
@@ -87,6 +92,10 @@ step_serve() {
 	done
 	smtp=$(sed -n 's/.*smtp: listening on \([^ ]*\).*/\1/p' serve.log |
 	    head -n 1)
+	http=$(sed -n 's/.*http: API and dashboard on \([^ ]*\).*/\1/p' \
+	    serve.log | head -n 1)
+	kafka=$(sed -n 's/.*kafka: embedded broker at \([^ ]*\).*/\1/p' \
+	    serve.log | head -n 1)
 	sed 's/^[^ ]* rebound: [a-z]*: /  /' serve.log
 	cat <<EOF
 
@@ -149,6 +158,15 @@ step_summary() {
 	"$bin" suppression list
 	banner "rebound review list   (feedback that is not feedback)"
 	"$bin" review list
+	banner "rebound status   (the database and the Kafka outbox)"
+	# The publisher sends what the store put in the outbox: wait for it.
+	i=0
+	until "$bin" status 2>/dev/null | grep -q '^outbox  *0 rows'; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && break
+		sleep 0.1
+	done
+	"$bin" status
 }
 
 step_more() {
@@ -164,8 +182,20 @@ step_more() {
       the SES-shaped event of a message, without storing it
   $bin help serve
 EOF
-	# ---- dashboard: the HTTP server adds its URL line here.
-	# ---- kafka: the Kafka publisher adds its kcat line here.
+	# ---- dashboard (HTTP server)
+	if [ -n "${http:-}" ]; then
+		cat <<EOF
+  dashboard and API: $http  (curl $http/healthz)
+EOF
+	fi
+	# ---- kafka (the embedded broker; kafka.brokers replaces it)
+	if [ -n "${kafka:-}" ]; then
+		cat <<EOF
+  kcat -C -b $kafka -t rebound.events
+      the events on the embedded Kafka broker (apt-get install kcat;
+      it keeps nothing across restarts)
+EOF
+	fi
 }
 
 step_wait() {

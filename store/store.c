@@ -108,6 +108,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_ALERT_INSERT] =
 	    "INSERT INTO alerts(time, identity, metric, from_state, to_state,"
 	    " value, threshold, sends) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[STMT_OUTBOX_ADD] =
+	    "INSERT INTO outbox(topic, key, ref, created)"
+	    " VALUES (?1, ?2, ?3, ?4)",
 };
 /* clang-format on */
 
@@ -432,6 +435,8 @@ conf_load(const struct config *cfg, struct store_conf *c, struct rb_error *err)
 		    "bounce, complaint, both or none, not '%s'",
 		    v);
 	}
+	if (config_get_bool(cfg, "kafka.enabled", &c->outbox, err) < 0)
+		return -1;
 	c->providers_path = xstrdup(config_get(cfg, "stats.providers"));
 	c->verp_secret = xstrdup(config_get(cfg, "verp.secret"));
 	{
@@ -536,6 +541,7 @@ store_close(struct store **stp)
 	store_rollback(st);
 	for (i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(st->stmts[i]);
+	query_cache_free(st);
 	if (st->db != NULL)
 		(void)sqlite3_close(st->db);
 	providers_free(&st->providers);

@@ -28,7 +28,7 @@
 #include "core/core.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 3
 /* RFC 5321 4.5.3.1: 64 octets of local part, 255 of domain, the "@". */
 #define STORE_MAX_ADDRESS 321
 /* An identity is a domain or an address. */
@@ -339,6 +339,172 @@ int store_suppression_import(struct store *st, FILE *fp, const char *name,
     enum store_format fmt, const char *account, time_t now,
     struct store_import_summary *sum_r, struct rb_error *err) RB_WUR;
 
+/* ---- queries of the HTTP API (query.c) ---------------------------------- */
+
+/*
+ * A handle for reading only (PRAGMA query_only; a write fails), for
+ * servers: one per thread, beside the one writer (WAL lets readers run
+ * while it commits).  As store_open otherwise.
+ */
+int store_open_reader(
+    const struct config *cfg, struct store **st_r, struct rb_error *err) RB_WUR;
+/* Did the last failure on st come from the database being locked or
+ * busy beyond store.busy_timeout (worth retrying later)? */
+int store_error_busy(struct store *st);
+/* Run a trivial query: 0 when the database answers, -1 with err. */
+int store_ping(struct store *st, struct rb_error *err) RB_WUR;
+
+/* Rows per call of the paged queries below, at most. */
+#define STORE_MAX_PAGE 10000
+/* Keys examined per paged call at most, whatever the filters, so that a
+ * rare filter over a big table costs bounded time: the call then ends
+ * early with *more_r set and the position reached. */
+#define STORE_MAX_SCAN 200000
+
+/*
+ * Has identity (normalised) ever had sends or feedback (a counters
+ * row)?  1, 0, or -1 on error.
+ */
+int store_identity_known(
+    struct store *st, const char *identity, struct rb_error *err) RB_WUR;
+
+/*
+ * Identities with sends or feedback in the window ending at now (window
+ * 0: rates.window), by name, after `after` (NULL: from the start), with
+ * status `status` (-1: any), at most limit; stats without breakdowns.
+ * *more_r is 1 when there may be more, and then last_r (size
+ * STORE_MAX_IDENTITY) holds the position to go on after (the last
+ * identity examined, which need not be the last one given to fn).
+ */
+int store_identities_page(struct store *st, time_t now, uint64_t window,
+    int status, const char *after, size_t limit, store_stats_fn *fn, void *ctx,
+    int *more_r, char *last_r, struct rb_error *err) RB_WUR;
+
+/* The counters of one hour of one identity. */
+struct store_hour {
+	int64_t hour; /* unix time / 3600 */
+	uint64_t sends, hard, soft, undetermined, complaints, not_spam;
+	uint64_t auto_replies, deliveries, delays, untrusted;
+};
+typedef int store_hour_fn(const struct store_hour *h, void *ctx);
+/* The hours of identity (normalised) in [h0, h1] that have counters,
+ * in order. */
+int store_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
+    store_hour_fn *fn, void *ctx, struct rb_error *err) RB_WUR;
+
+/*
+ * Alerts in force: identity/metric pairs not in ok, by identity and
+ * metric, after (after_identity, after_metric) (NULL: from the start),
+ * of identity only (NULL: all), at most limit.  fn gets the transition
+ * into the current state (id, time = since, value, threshold, sends;
+ * from/to of that transition); *more_r as above.
+ */
+int store_alerts_active(struct store *st, const char *identity,
+    const char *after_identity, const char *after_metric, size_t limit,
+    store_alert_fn *fn, void *ctx, int *more_r, struct rb_error *err) RB_WUR;
+/* Transitions newest first with id < before (0: from the newest). */
+int store_alerts_page(struct store *st, const char *identity, int64_t before,
+    size_t limit, store_alert_fn *fn, void *ctx, int *more_r,
+    struct rb_error *err) RB_WUR;
+
+struct store_suppression_filter {
+	int list;            /* -1 both, else enum store_list */
+	const char *account; /* account-level entries of it only, or NULL */
+	const char *reason;  /* "BOUNCE", "COMPLAINT" or NULL */
+	time_t from, to;     /* since in [from, to); 0: unbounded */
+};
+/* A position in the listing: the last entry given. */
+struct store_suppression_pos {
+	enum store_list list;
+	char account[STORE_MAX_ACCOUNT];
+	char address[STORE_MAX_ADDRESS];
+};
+/*
+ * Entries in force at now matching f, global ones first (by address),
+ * then account-level ones (by account, address), after *after (NULL:
+ * from the start), at most limit.  *more_r as above; *pos_r is the
+ * position to go on after.
+ */
+int store_suppression_page(struct store *st,
+    const struct store_suppression_filter *f, time_t now,
+    const struct store_suppression_pos *after, size_t limit,
+    store_suppression_fn *fn, void *ctx, int *more_r,
+    struct store_suppression_pos *pos_r, struct rb_error *err) RB_WUR;
+
+struct store_event_filter {
+	const char *identity;  /* normalised, or NULL */
+	const char *type;      /* SES eventType, or NULL */
+	const char *recipient; /* normalised address, or NULL */
+	time_t since, until;   /* event time in [since, until); 0: unbounded */
+};
+/* A position: the (time, id) of the last event given. */
+struct store_event_pos {
+	time_t time;
+	int64_t id;
+};
+/*
+ * Events matching f, newest first (time, then id, descending), after
+ * *after (NULL: from the newest), at most limit.  *more_r and *pos_r as
+ * above.
+ */
+int store_events_page(struct store *st, const struct store_event_filter *f,
+    const struct store_event_pos *after, size_t limit, store_event_fn *fn,
+    void *ctx, int *more_r, struct store_event_pos *pos_r,
+    struct rb_error *err) RB_WUR;
+
+/*
+ * The events of a stored feedback message, found by its content (the
+ * dedupe key of store_ingest), in id order.  Returns 1 when the message
+ * is stored (fn called for each of its events, maybe none), 0 when it
+ * is not, -1 on error.
+ */
+int store_message_events(struct store *st, const unsigned char *msg, size_t len,
+    store_event_fn *fn, void *ctx, struct rb_error *err) RB_WUR;
+
+/* Sends of one identity in the hour of `at`. */
+struct store_send {
+	const char *identity;
+	uint64_t count;
+	time_t at;
+};
+/*
+ * Add n send counts in one transaction (all or none) and re-evaluate
+ * the alerts of their identities at now.  A bad item (identity, count)
+ * fails the call with *bad_r its index.
+ */
+int store_sends_add_many(struct store *st, const struct store_send *v, size_t n,
+    time_t now, size_t *bad_r, struct rb_error *err) RB_WUR;
+
+/* Counts of events (one call per type, reason pair). */
+typedef void store_count_fn(
+    const char *type, const char *reason, uint64_t n, void *ctx);
+/*
+ * Events stored with an id above *after_r: fn gets the counts by type
+ * and reason ("" for none), *unattributed_r and *untrusted_r are added
+ * to, and *after_r moves to the newest id counted.  For counters since
+ * a start: set *after_r with store_events_last_id first.
+ */
+int store_events_count_since(struct store *st, int64_t *after_r,
+    store_count_fn *fn, void *ctx, uint64_t *unattributed_r,
+    uint64_t *untrusted_r, struct rb_error *err) RB_WUR;
+int store_events_last_id(
+    struct store *st, int64_t *id_r, struct rb_error *err) RB_WUR;
+
+struct store_overview {
+	uint64_t global;       /* global entries in force */
+	uint64_t account;      /* account-level entries */
+	uint64_t identities;   /* with sends or feedback in the window */
+	uint64_t alerts[2][3]; /* [bounce, complaint][enum store_status] */
+};
+/*
+ * Totals for monitoring at now, and the `top` identities with most
+ * sends in the window (window 0: rates.window) to fn (stats without
+ * breakdowns), most sends first.
+ */
+int store_overview(struct store *st, time_t now, uint64_t window, size_t top,
+    struct store_overview *o_r, store_stats_fn *fn, void *ctx,
+    struct rb_error *err) RB_WUR;
+
 /* ---- retention --------------------------------------------------------- */
 
 struct store_prune_summary {
@@ -353,5 +519,113 @@ struct store_prune_summary {
  * transaction. */
 int store_prune(struct store *st, time_t now, struct store_prune_summary *r,
     struct rb_error *err) RB_WUR;
+
+/* ---- Kafka: outbox and consumed offsets (outbox.c) --------------------- */
+
+/*
+ * With kafka.enabled every stored event, every change of a suppression
+ * list and every alert transition adds an outbox row in the transaction
+ * that makes it; the publisher reads the rows in id order, produces
+ * them and removes them once the brokers acknowledged them.  Each
+ * event's JSON carries rebound.eventId: the first 16 bytes of its
+ * message's dedupe key in hex, "-", the row's index in the message, so
+ * the same feedback gives the same id in any database, on any
+ * re-delivery.
+ */
+enum store_topic {
+	STORE_TOPIC_EVENTS,      /* key identity, value the event JSON */
+	STORE_TOPIC_SUPPRESSION, /* key address, value its entries */
+	STORE_TOPIC_ALERTS       /* key identity, value the transition */
+};
+#define STORE_N_TOPICS 3
+/* "events", "suppression", "alerts". */
+const char *store_topic_name(enum store_topic t);
+
+struct store_outbox_msg {
+	int64_t id; /* of the outbox row; increasing */
+	enum store_topic topic;
+	time_t created;
+	const char *key; /* NULL: none (unattributed event) */
+	size_t key_len;
+	const char *value; /* NULL: a tombstone (suppression) */
+	size_t value_len;
+	int gone; /* its event or alert was pruned: nothing to publish */
+};
+/* Borrowed strings, valid during the call; -1 stops the walk before
+ * this row (it is read again next time). */
+typedef int store_outbox_fn(const struct store_outbox_msg *m, void *ctx);
+
+/*
+ * Call fn for at most limit outbox rows with id > after, in id order.
+ * A suppression row's value is built at now from the lists as they are
+ * then: {emailAddress, list, reason, lastUpdateTime, expiresAt} of the
+ * address's first entry in force (global before account, accounts by
+ * name) and "entries", all of them; no entry in force: a tombstone.
+ * Returns the number of rows walked, or -1.
+ */
+int store_outbox_read(struct store *st, int64_t after, size_t limit, time_t now,
+    store_outbox_fn *fn, void *ctx, struct rb_error *err) RB_WUR;
+/* Remove the rows with id <= upto (delivered).  0 or -1. */
+int store_outbox_done(
+    struct store *st, int64_t upto, struct rb_error *err) RB_WUR;
+/*
+ * Add an outbox row for each global entry that expired since the last
+ * sweep (by time, so nothing else would tell the compacted topic).  The
+ * first sweep of a database only sets the mark: what expired before was
+ * published after its expiry (values are built at read time).  *n_r:
+ * rows added (may be NULL).
+ */
+int store_outbox_sweep(
+    struct store *st, time_t now, uint64_t *n_r, struct rb_error *err) RB_WUR;
+
+struct store_outbox_stats {
+	uint64_t depth; /* rows not yet delivered */
+	uint64_t by_topic[STORE_N_TOPICS];
+	time_t oldest;            /* created of the oldest row; 0: empty */
+	int64_t last_id;          /* highest outbox id given so far */
+	time_t swept;             /* last expiry sweep; 0: never */
+	uint64_t sends_records;   /* send records consumed so far */
+	uint64_t sends_malformed; /* of them, skipped as malformed */
+};
+/* The state of the outbox (for rebound status and /metrics). */
+int store_outbox_stats(struct store *st, struct store_outbox_stats *r,
+    struct rb_error *err) RB_WUR;
+
+/* One record of the sends topic. */
+struct store_send_record {
+	int32_t partition;
+	int64_t offset;
+	const char *data; /* an SES Send event (JSON), not NUL-terminated */
+	size_t len;
+};
+struct store_consume_summary {
+	uint64_t records;  /* handed over */
+	uint64_t sends;    /* sends counted */
+	uint64_t replayed; /* offset already counted before: ignored */
+	uint64_t skipped;  /* other event types */
+	uint64_t malformed;
+};
+/* A malformed record: why, borrowed during the call. */
+typedef void store_malformed_fn(
+    const struct store_send_record *r, const char *why, void *ctx);
+/*
+ * Count n records of topic as store_sends_import counts a line, and
+ * store the next offset of each partition, in one transaction: a record
+ * at an offset below the one stored for its partition was counted
+ * before and changes nothing.  A malformed record (not JSON, a Send
+ * without mail.source, a bad time or identity) is skipped, counted and
+ * told to bad (may be NULL).  Alerts of the identities are evaluated.
+ * Returns 0, or -1 on a database error (nothing of the call is kept).
+ */
+int store_sends_consume(struct store *st, const char *topic,
+    const struct store_send_record *recs, size_t n, time_t now,
+    store_malformed_fn *bad, void *ctx, struct store_consume_summary *sum_r,
+    struct rb_error *err) RB_WUR;
+/* fn for each partition of topic (NULL: all topics) with the next offset
+ * to consume, in partition order. */
+typedef int store_offset_fn(
+    const char *topic, int32_t partition, int64_t next, void *ctx);
+int store_sends_offsets(struct store *st, const char *topic,
+    store_offset_fn *fn, void *ctx, struct rb_error *err) RB_WUR;
 
 #endif

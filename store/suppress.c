@@ -56,6 +56,9 @@ suppress_global(struct store *st, const char *address, const char *reason,
 	if (rc != SQLITE_DONE)
 		return store_db_error(st, "suppress", err);
 	*changed_r = sqlite3_changes(st->db) > 0;
+	if (*changed_r)
+		return outbox_add(
+		    st, STORE_TOPIC_SUPPRESSION, address, 0, now, err);
 	return 0;
 }
 
@@ -81,6 +84,9 @@ suppress_account_auto(struct store *st, const char *account,
 	if (rc != SQLITE_DONE)
 		return store_db_error(st, "suppress", err);
 	*changed_r = sqlite3_changes(st->db) > 0;
+	if (*changed_r)
+		return outbox_add(
+		    st, STORE_TOPIC_SUPPRESSION, address, 0, now, err);
 	return 0;
 }
 
@@ -96,8 +102,8 @@ reason_norm(const char *reason)
 	return NULL;
 }
 
-static void
-global_row(sqlite3_stmt *s, int first, struct store_suppression *e)
+void
+suppress_row_global(sqlite3_stmt *s, int first, struct store_suppression *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->list = STORE_LIST_GLOBAL;
@@ -110,8 +116,8 @@ global_row(sqlite3_stmt *s, int first, struct store_suppression *e)
 	e->event_id = sqlite3_column_int64(s, first + 5);
 }
 
-static void
-account_row(sqlite3_stmt *s, struct store_suppression *e)
+void
+suppress_row_account(sqlite3_stmt *s, struct store_suppression *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->list = STORE_LIST_ACCOUNT;
@@ -134,9 +140,9 @@ walk(struct store *st, sqlite3_stmt *s, int global, store_suppression_fn *fn,
 		struct store_suppression e;
 
 		if (global)
-			global_row(s, 0, &e);
+			suppress_row_global(s, 0, &e);
 		else
-			account_row(s, &e);
+			suppress_row_account(s, &e);
 		if (n_r != NULL)
 			(*n_r)++;
 		if (fn != NULL && fn(&e, ctx) < 0) {
@@ -168,22 +174,23 @@ store_suppression_check(struct store *st, const char *address,
 
 	if (store_address_normalize(st, address, addr, sizeof(addr), err) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db, sql_g, -1, &s, NULL) != SQLITE_OK)
-		return store_db_error(st, "suppression check", err);
+	/* Cached statements: this is the look-up a sender makes before
+	 * every message (GET /v1/suppression/{address}). */
+	if ((s = query_stmt(st, sql_g, err)) == NULL)
+		return -1;
 	(void)bind_text(s, 1, addr);
 	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
 	rc = walk(st, s, 1, fn, ctx, &n, &stop, err);
-	sqlite3_finalize(s);
+	(void)sqlite3_reset(s);
 	if (rc < 0)
 		return -1;
 	if (!stop) {
-		if (sqlite3_prepare_v2(st->db, sql_a, -1, &s, NULL) !=
-		    SQLITE_OK)
-			return store_db_error(st, "suppression check", err);
+		if ((s = query_stmt(st, sql_a, err)) == NULL)
+			return -1;
 		(void)bind_text(s, 1, addr);
 		(void)bind_text(s, 2, account);
 		rc = walk(st, s, 0, fn, ctx, &n, &stop, err);
-		sqlite3_finalize(s);
+		(void)sqlite3_reset(s);
 		if (rc < 0)
 			return -1;
 	}
@@ -242,7 +249,8 @@ store_suppression_add(struct store *st, const char *account,
 		return -1;
 	if (store_begin(st, err) < 0)
 		return -1;
-	if (account_put(st, account, addr, r, now, "manual", err) < 0) {
+	if (account_put(st, account, addr, r, now, "manual", err) < 0 ||
+	    outbox_add(st, STORE_TOPIC_SUPPRESSION, addr, 0, now, err) < 0) {
 		store_rollback(st);
 		return -1;
 	}
@@ -286,6 +294,11 @@ store_suppression_remove(struct store *st, const char *account,
 	if (rc != SQLITE_DONE)
 		goto fail;
 	n += (unsigned)sqlite3_changes(st->db);
+	if (n > 0 &&
+	    outbox_add(st, STORE_TOPIC_SUPPRESSION, addr, 0, now, err) < 0) {
+		store_rollback(st);
+		return -1;
+	}
 	if (store_commit(st, err) < 0)
 		return -1;
 	*removed_r = n;
@@ -534,7 +547,8 @@ import_entry(struct store *st, const struct entry *e, const char *account,
 		(void)sqlite3_reset(s);
 		if (rc != SQLITE_DONE)
 			return store_db_error(st, "import", err);
-		return 0;
+		return outbox_add(
+		    st, STORE_TOPIC_SUPPRESSION, addr, 0, now, err);
 	}
 	if (e->list != NULL && e->list[0] != '\0' &&
 	    strcmp(e->list, "account") != 0)
@@ -544,7 +558,9 @@ import_entry(struct store *st, const struct entry *e, const char *account,
 		account = e->account;
 	if (check_account(account, err) < 0)
 		return -1;
-	return account_put(st, account, addr, r, since, "import", err);
+	if (account_put(st, account, addr, r, since, "import", err) < 0)
+		return -1;
+	return outbox_add(st, STORE_TOPIC_SUPPRESSION, addr, 0, now, err);
 }
 
 static const char *

@@ -33,8 +33,9 @@ for try in 1 2 3 4 5 6 7 8; do
 	p=$((600 + $$ % 300 + try))
 	log=$tmp/run/u$try.log
 	"$rebound" serve --db "$tmp/run/u.db" --spool "$tmp/run/u.spool" \
-	    --smtp "127.0.0.1:$p" ${v6:+--smtp "$v6"} --domain fb.example \
-	    --user nobody --log-file "$log" 2>>"$tmp/u.stderr" &
+	    --smtp "127.0.0.1:$p" ${v6:+--smtp "$v6"} --http 127.0.0.1:0 \
+	    --domain fb.example --user nobody --log-file "$log" \
+	    2>>"$tmp/u.stderr" &
 	pid=$!
 	daemon_pids="$daemon_pids $pid"
 	i=0
