@@ -6,10 +6,10 @@
  * dot-stuffed with CRLF line ends, one wait for the final reply.  Every
  * message gets a unique "X-Bench-Seq: N" first header, so that a
  * store's deduplication sees N distinct messages.  A temporary refusal
- * (4xx: the server's back-pressure) is retried after SMTP_LOAD_RETRY_MS
- * in the same session, as an MTA would later; a permanent one (5xx)
- * counts as refused.  Prints one line: "sent=N acked=A deferred=D
- * refused=R failed_sessions=F seconds=S rate=A/S".
+ * (4xx: the server's back-pressure) ends the session, as an MTA does:
+ * QUIT, then after SMTP_LOAD_RETRY_MS a new connection tries the same
+ * message again; a permanent one (5xx) counts as refused.  Prints one line:
+ * "sent=N acked=A deferred=D refused=R failed_sessions=F seconds=S rate=A/S".
  *
  *   smtp_load [-s SESSIONS] [-m MESSAGES] [-f FROM] [-t TO] [-H HELO] [-1]
  *             HOST:PORT FILE|DIR...
@@ -241,6 +241,33 @@ read_reply(struct reader *r)
 	}
 }
 
+/* Connect and say EHLO; 0, or -1 (r->fd then -1 or open). */
+static int
+open_session(struct reader *r)
+{
+	char ehlo[SMTP_MAX_HELO_ARG + 16];
+	int n = snprintf(ehlo, sizeof(ehlo), "EHLO %s\r\n", helo);
+
+	r->len = 0;
+	r->fd = dial();
+	if (r->fd < 0 || read_reply(r) != 220 ||
+	    send_all(r->fd, ehlo, (size_t)n) < 0 || read_reply(r) != 250)
+		return -1;
+	return 0;
+}
+
+/* After a 4xx: QUIT, wait, connect again.  0, or -1. */
+static int
+reconnect(struct reader *r)
+{
+	struct timespec ts = {0, SMTP_LOAD_RETRY_MS * 1000000L};
+
+	(void)send_all(r->fd, "QUIT\r\n", 6);
+	(void)close(r->fd);
+	nanosleep(&ts, NULL);
+	return open_session(r);
+}
+
 static void *
 session_main(void *arg)
 {
@@ -249,10 +276,7 @@ session_main(void *arg)
 	int n;
 
 	(void)arg;
-	r->fd = dial();
-	n = snprintf(env, sizeof(env), "EHLO %s\r\n", helo);
-	if (r->fd < 0 || read_reply(r) != 220 ||
-	    send_all(r->fd, env, (size_t)n) < 0 || read_reply(r) != 250)
+	if (open_session(r) < 0)
 		goto out;
 	n = snprintf(env, sizeof(env),
 	    "MAIL FROM:%s\r\nRCPT TO:<%s>\r\nDATA\r\n", mail_from, rcpt_to);
@@ -279,17 +303,9 @@ session_main(void *arg)
 			if (c1 < 0 || c2 < 0 || c3 < 0)
 				break;
 			if (c1 / 100 == 4 || c2 / 100 == 4 || c3 / 100 == 4) {
-				struct timespec ts = {
-				    0, SMTP_LOAD_RETRY_MS * 1000000L};
-
 				atomic_fetch_add(&deferred, 1);
-				/* A new session: the pipelined RCPT and
-				 * DATA after a refused MAIL count as
-				 * errors. */
-				if (send_all(r->fd, "RSET\r\n", 6) < 0 ||
-				    read_reply(r) != 250)
+				if (reconnect(r) < 0)
 					break;
-				nanosleep(&ts, NULL);
 				goto again;
 			}
 			atomic_fetch_add(&refused, 1);
@@ -305,10 +321,9 @@ session_main(void *arg)
 		else if (c4 < 0)
 			break;
 		else if (c4 / 100 == 4) {
-			struct timespec ts = {0, SMTP_LOAD_RETRY_MS * 1000000L};
-
 			atomic_fetch_add(&deferred, 1);
-			nanosleep(&ts, NULL);
+			if (reconnect(r) < 0)
+				break;
 			goto again;
 		} else
 			atomic_fetch_add(&refused, 1);
