@@ -287,6 +287,8 @@ smtp_metrics(void *state, struct http_metrics *m)
 {
 	struct serve_smtp *s = state;
 	struct smtp_server_stats st;
+	char lab[32];
+	size_t i;
 
 	if (s->srv == NULL)
 		return;
@@ -299,9 +301,20 @@ smtp_metrics(void *state, struct http_metrics *m)
 	    (double)st.connections);
 	http_metrics_add(m, "rebound_smtp_sessions_active", "gauge",
 	    "SMTP connections open now", NULL, (double)st.active);
-	http_metrics_add(m, "rebound_smtp_rejections_total", "counter",
-	    "SMTP connections refused since start, by reply code",
-	    "code=\"421\"", (double)st.refused);
+	http_metrics_add(m, "rebound_smtp_connections_refused_total", "counter",
+	    "SMTP connections refused for a connection limit", NULL,
+	    (double)st.refused);
+	for (i = 0; i <= SMTP_N_REJECT_CODES; i++) {
+		unsigned code = smtp_reject_code(i);
+
+		if (code != 0)
+			(void)snprintf(lab, sizeof(lab), "code=\"%u\"", code);
+		else
+			(void)snprintf(lab, sizeof(lab), "code=\"other\"");
+		http_metrics_add(m, "rebound_smtp_rejections_total", "counter",
+		    "SMTP 4xx and 5xx replies sent since start, by reply code",
+		    lab, (double)st.rejections[i]);
+	}
 	http_metrics_add(m, "rebound_smtp_timeouts_total", "counter",
 	    "SMTP sessions cut by a timeout since start", NULL,
 	    (double)st.timeouts);

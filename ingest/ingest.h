@@ -180,7 +180,19 @@ struct smtp_config {
 	/* Given to the spool (spool_config.sync) with the deliver ctx:
 	 * NULL when deliver's 0 is durable already. */
 	int (*sync)(void *ctx, struct rb_error *err);
+	/* Each 4xx or 5xx reply a session sends (its code, 421 to 554),
+	 * for counters; NULL: none.  The server sets its own (the counts
+	 * of smtp_server_get_stats).  Called from the session's thread. */
+	void (*on_reject)(unsigned code, void *ctx);
+	void *on_reject_ctx;
 };
+
+/* Reply codes counted apart in smtp_server_stats.rejections: those
+ * RFC 5321 4.2.2 lists for failures, plus 421/554 at the greeting. */
+#define SMTP_REJECT_CODES                                                      \
+	421, 450, 451, 452, 454, 500, 501, 502, 503, 504, 521, 530, 535, 550,  \
+	    551, 552, 553, 554, 555
+#define SMTP_N_REJECT_CODES 19
 
 /* Replace every 0/NULL field of cfg by its default.  Pure. */
 void smtp_config_defaults(struct smtp_config *cfg);
@@ -463,8 +475,13 @@ struct smtp_server_stats {
 	uint64_t messages;    /* acknowledged with 250 */
 	uint64_t timeouts;
 	uint64_t tls; /* sessions that did STARTTLS */
+	/* 4xx/5xx replies sent, by code: rejections[i] counts the i-th of
+	 * SMTP_REJECT_CODES (smtp_reject_code), the last one any other. */
+	uint64_t rejections[SMTP_N_REJECT_CODES + 1];
 	struct spool_stats spool;
 };
+/* The code of rejections[i]; 0 for the last ("other"). */
+unsigned smtp_reject_code(size_t i);
 
 /*
  * Check cfg (a copy with defaults is kept; its strings stay borrowed),

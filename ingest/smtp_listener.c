@@ -116,8 +116,30 @@ struct smtp_server {
 	int stopping;
 	atomic_uint_fast64_t n_accepted, n_refused, n_active, n_messages;
 	atomic_uint_fast64_t n_timeouts, n_tls;
+	atomic_uint_fast64_t n_rejections[SMTP_N_REJECT_CODES + 1];
 	unsigned char rbuf[LISTENER_READ_CHUNK];
 };
+
+static const unsigned reject_codes[SMTP_N_REJECT_CODES] = {SMTP_REJECT_CODES};
+
+unsigned
+smtp_reject_code(size_t i)
+{
+	return i < SMTP_N_REJECT_CODES ? reject_codes[i] : 0;
+}
+
+/* cfg.on_reject of every session: count the reply by its code. */
+static void
+count_reject(unsigned code, void *ctx)
+{
+	struct smtp_server *srv = ctx;
+	size_t i;
+
+	for (i = 0; i < SMTP_N_REJECT_CODES; i++)
+		if (reject_codes[i] == code)
+			break;
+	atomic_fetch_add(&srv->n_rejections[i], 1);
+}
 
 /* ---- per-IP counts ------------------------------------------------------ */
 
@@ -1070,6 +1092,8 @@ smtp_server_listen(const struct smtp_config *cfg, struct smtp_server **srv_r,
 	srv->ep = srv->evfd = srv->spare_fd = -1;
 	srv->cfg = *cfg;
 	smtp_config_defaults(&srv->cfg);
+	srv->cfg.on_reject = count_reject;
+	srv->cfg.on_reject_ctx = srv;
 	if (srv->cfg.hostname == NULL) {
 		if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) < 0 ||
 		    srv->hostname[0] == '\0')
@@ -1176,6 +1200,8 @@ smtp_server_address(
 void
 smtp_server_get_stats(struct smtp_server *srv, struct smtp_server_stats *st)
 {
+	size_t i;
+
 	memset(st, 0, sizeof(*st));
 	st->connections = atomic_load(&srv->n_accepted);
 	st->refused = atomic_load(&srv->n_refused);
@@ -1183,6 +1209,8 @@ smtp_server_get_stats(struct smtp_server *srv, struct smtp_server_stats *st)
 	st->messages = atomic_load(&srv->n_messages);
 	st->timeouts = atomic_load(&srv->n_timeouts);
 	st->tls = atomic_load(&srv->n_tls);
+	for (i = 0; i <= SMTP_N_REJECT_CODES; i++)
+		st->rejections[i] = atomic_load(&srv->n_rejections[i]);
 	if (srv->spool != NULL)
 		spool_get_stats(srv->spool, &st->spool);
 }

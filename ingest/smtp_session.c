@@ -14,6 +14,7 @@
  * SMTPUTF8, CHUNKING (BDAT), and STARTTLS (RFC 3207) when the config
  * names a certificate: the listener does the handshake.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,16 @@ reply(struct smtp_session *s, const char *fmt, ...)
 	rb_assert(n >= 0);
 	if ((size_t)n >= sizeof(line) - 2)
 		n = (int)sizeof(line) - 3; /* cut: an echoed address */
+	/* RFC 5321 4.2: a 4yz or 5yz reply is a failure; one count per
+	 * reply, not per line of a multi-line one. */
+	if (s->cfg->on_reject != NULL && n >= 4 &&
+	    (line[0] == '4' || line[0] == '5') &&
+	    isdigit((unsigned char)line[1]) &&
+	    isdigit((unsigned char)line[2]) && line[3] == ' ')
+		s->cfg->on_reject(
+		    (unsigned)((line[0] - '0') * 100 + (line[1] - '0') * 10 +
+		               (line[2] - '0')),
+		    s->cfg->on_reject_ctx);
 	line[n++] = '\r';
 	line[n++] = '\n';
 	if (s->out_off == s->out.len) {
