@@ -1,8 +1,8 @@
 /*
  * rebound serve: the daemon.  One process runs the pipeline (classify
  * and store, serve_pipeline.c) and the components of the list below
- * (SMTP server, Maildir watcher; the HTTP server and the Kafka
- * publisher join the list when they exist).  Start-up: settings (flags
+ * (SMTP server, Maildir watcher, HTTP server; the Kafka publisher
+ * joins the list when it exists).  Start-up: settings (flags
  * over environment over file over defaults), logs, components' prepare
  * (binding, as root for port 25), dropping privileges (serve.user),
  * the pipeline, components' start (the spool is replayed).  Then the
@@ -81,6 +81,9 @@ const char cmd_serve_usage[] =
 static const struct serve_component *const components[] = {
     &serve_smtp_component,
     &serve_maildir_component,
+    /* Last: it reports on the others (readiness, metrics) and takes
+     * messages (POST /v1/messages); it stops first. */
+    &serve_http_component,
 };
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
 
@@ -187,6 +190,28 @@ serve_store(struct serve *sv, const struct serve_input *msgs, size_t n,
 {
 	rb_assert(sv->pl != NULL);
 	return serve_pipeline_store(sv->pl, msgs, n, err);
+}
+
+void
+serve_ready(struct serve *sv, struct http_ready *r)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMPONENTS; i++) {
+		if (sv->state[i] != NULL && components[i]->ready != NULL)
+			components[i]->ready(sv->state[i], r);
+	}
+}
+
+void
+serve_metrics(struct serve *sv, struct http_metrics *m)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMPONENTS; i++) {
+		if (sv->state[i] != NULL && components[i]->metrics != NULL)
+			components[i]->metrics(sv->state[i], m);
+	}
 }
 
 static void

@@ -2,10 +2,10 @@
  * serve: the parts of `rebound serve` (cmd_serve.c), private to cli/.
  * One process runs the pipeline (classify and store, serve_pipeline.c)
  * and a list of components around it: the SMTP server
- * (serve_smtp.c), the Maildir watcher (serve_maildir.c), and the HTTP
- * server and Kafka publisher once they exist.  A component is a table
- * of hooks (struct serve_component) listed in cmd_serve.c; adding one
- * is a new serve_<name>.c and a line in that list.
+ * (serve_smtp.c), the Maildir watcher (serve_maildir.c), the HTTP
+ * server (serve_http.c), and the Kafka publisher once it exists.  A component
+ * is a table of hooks (struct serve_component) listed in cmd_serve.c; adding
+ * one is a new serve_<name>.c and a line in that list.
  *
  * Threads: main() runs prepare/start/reload/stop in list order (stop in
  * reverse); the pipeline may be called by any thread (it serialises);
@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/core.h"
+#include "http/http.h"
 #include "store/store.h"
 
 /* Items of a comma-separated list setting (smtp.listen, smtp.domains). */
@@ -66,6 +67,12 @@ struct serve_component {
 	 * Also called when start failed or was never called.
 	 */
 	void (*stop)(void *state, unsigned timeout);
+	/* For GET /readyz (serve_ready): add this component's checks
+	 * (http_ready_check).  NULL: none.  Any thread, while running. */
+	void (*ready)(void *state, struct http_ready *r);
+	/* For GET /metrics (serve_metrics): add its samples
+	 * (http_metrics_add).  NULL: none.  Any thread, while running. */
+	void (*metrics)(void *state, struct http_metrics *m);
 };
 
 /* ---- the daemon (cmd_serve.c) ------------------------------------------- */
@@ -87,6 +94,10 @@ int serve_secs(const struct serve *sv, const char *name, unsigned *v_r,
 const char *serve_spool_dir(const struct serve *sv);
 /* Whether logs are JSON lines (log.format = json). */
 int serve_log_json(const struct serve *sv);
+/* The checks and samples of every running component (their ready and
+ * metrics hooks), for the HTTP server.  Any thread. */
+void serve_ready(struct serve *sv, struct http_ready *r);
+void serve_metrics(struct serve *sv, struct http_metrics *m);
 
 /*
  * Store msgs[0..n) for good: classified, committed, made durable.
@@ -149,5 +160,6 @@ void serve_log_fields(enum log_level level, const char *obj, const char *text);
 
 extern const struct serve_component serve_smtp_component;
 extern const struct serve_component serve_maildir_component;
+extern const struct serve_component serve_http_component;
 
 #endif

@@ -70,5 +70,18 @@ maildir_stop(void *state, unsigned timeout)
 	free(m);
 }
 
-const struct serve_component serve_maildir_component = {
-    "maildir", NULL, maildir_start, NULL, NULL, maildir_stop};
+static void
+maildir_metrics(void *state, struct http_metrics *m)
+{
+	struct serve_maildir *md = state;
+
+	if (md->w != NULL)
+		http_metrics_add(m, "rebound_messages_received_total",
+		    "counter",
+		    "feedback messages received since start, by "
+		    "source",
+		    "source=\"maildir\"", (double)maildir_watch_stored(md->w));
+}
+
+const struct serve_component serve_maildir_component = {"maildir", NULL,
+    maildir_start, NULL, NULL, maildir_stop, NULL, maildir_metrics};

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/serve.h"
 #include "ingest/ingest.h"
@@ -240,5 +241,57 @@ smtp_stop(void *state, unsigned timeout)
 	free(s);
 }
 
-const struct serve_component serve_smtp_component = {
-    "smtp", smtp_prepare, smtp_start, NULL, NULL, smtp_stop};
+/* /readyz: the spool takes messages, and the pipeline keeps up (below
+ * smtp.max_backlog MAIL gets 451 4.3.1). */
+static void
+smtp_ready(void *state, struct http_ready *r)
+{
+	struct serve_smtp *s = state;
+	struct smtp_server_stats st;
+	char d[96];
+	int ok;
+
+	if (s->srv == NULL)
+		return;
+	ok = access(s->cfg.spool_dir, W_OK) == 0;
+	http_ready_check(r, "spool", ok, ok ? "writable" : strerror(errno));
+	smtp_server_get_stats(s->srv, &st);
+	ok = st.spool.backlog < s->cfg.max_backlog;
+	(void)snprintf(d, sizeof(d), "backlog %llu of %u",
+	    (unsigned long long)st.spool.backlog, s->cfg.max_backlog);
+	http_ready_check(r, "pipeline", ok, d);
+}
+
+static void
+smtp_metrics(void *state, struct http_metrics *m)
+{
+	struct serve_smtp *s = state;
+	struct smtp_server_stats st;
+
+	if (s->srv == NULL)
+		return;
+	smtp_server_get_stats(s->srv, &st);
+	http_metrics_add(m, "rebound_messages_received_total", "counter",
+	    "feedback messages received since start, by source",
+	    "source=\"smtp\"", (double)st.messages);
+	http_metrics_add(m, "rebound_smtp_sessions_total", "counter",
+	    "SMTP connections accepted since start", NULL,
+	    (double)st.connections);
+	http_metrics_add(m, "rebound_smtp_sessions_active", "gauge",
+	    "SMTP connections open now", NULL, (double)st.active);
+	http_metrics_add(m, "rebound_smtp_rejections_total", "counter",
+	    "SMTP connections refused since start, by reply code",
+	    "code=\"421\"", (double)st.refused);
+	http_metrics_add(m, "rebound_smtp_timeouts_total", "counter",
+	    "SMTP sessions cut by a timeout since start", NULL,
+	    (double)st.timeouts);
+	http_metrics_add(m, "rebound_spool_depth", "gauge",
+	    "messages spooled, not yet processed", NULL,
+	    (double)st.spool.backlog);
+	http_metrics_add(m, "rebound_spool_failures_total", "counter",
+	    "spool writes and deliveries that failed since start", NULL,
+	    (double)(st.spool.commit_failures + st.spool.deliver_failures));
+}
+
+const struct serve_component serve_smtp_component = {"smtp", smtp_prepare,
+    smtp_start, NULL, NULL, smtp_stop, smtp_ready, smtp_metrics};

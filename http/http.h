@@ -76,8 +76,7 @@ struct config;
 struct http_server;
 
 struct http_settings {
-	/* The http.* keys and the store's (every handle is opened from
-	 * it): borrowed until http_server_start returns. */
+	/* The http.* keys: borrowed for the call. */
 	const struct config *cfg;
 	/* NULL: http.listen.  "HOST:PORT", "[V6]:PORT"; port 0 picks a
 	 * free one (http_server_port says which). */
@@ -91,11 +90,22 @@ struct http_settings {
 };
 
 /*
- * Open the store handles, bind and start the worker threads.  Refuses
- * (-1, err saying why) a non-loopback address when no token is
- * configured, a bad setting, an unopenable database or a busy port.
- * Caller stops with http_server_stop().
+ * Check the settings and bind: nothing runs yet and no file but the
+ * web root is touched (a daemon binds as root, then drops its
+ * privileges).  Refuses (-1, err saying why) a non-loopback address
+ * when no token is configured, a bad setting or a busy port.  set is
+ * borrowed for the call.  Free with http_server_stop(), run or not.
  */
+int http_server_listen(const struct http_settings *set,
+    struct http_server **srv_r, struct rb_error *err) RB_WUR;
+/*
+ * Open the store handles from cfg (the database is created and migrated
+ * if needed) and start the worker threads.  0, or -1 with err set (the
+ * database cannot be opened): then only http_server_stop() is left.
+ */
+int http_server_run(struct http_server *srv, const struct config *cfg,
+    struct rb_error *err) RB_WUR;
+/* Both in one: listen, then run. */
 int http_server_start(const struct http_settings *set,
     struct http_server **srv_r, struct rb_error *err) RB_WUR;
 /* The port bound (the one picked for port 0). */

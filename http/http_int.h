@@ -160,7 +160,10 @@ struct http_server {
 	time_t (*now)(void);
 	uint16_t port;
 	char url[192];
+	int fd; /* the listening socket until libmicrohttpd has it */
+	int v6;
 	unsigned threads;
+	uint64_t max_conn, timeout;
 	char *web_root; /* realpath, or NULL */
 	size_t metrics_identities;
 	/* Read handles: a stack of the idle ones, one per thread (a

@@ -34,6 +34,9 @@
 #define HTTP_MAX_CONNECTIONS 100000
 /* http.timeout at most. */
 #define HTTP_MAX_TIMEOUT 3600
+/* Pending connections of the listening socket (SOMAXCONN's default):
+ * a burst of clients waits in the kernel rather than being refused. */
+#define HTTP_LISTEN_BACKLOG 4096
 /* Security headers of every API response: nothing of it is a page. */
 #define HTTP_API_CSP "default-src 'none'; frame-ancestors 'none'"
 
@@ -663,6 +666,8 @@ http_server_stop(struct http_server **srvp)
 	srv->stopping = 1;
 	if (srv->d != NULL)
 		MHD_stop_daemon(srv->d);
+	if (srv->fd >= 0)
+		(void)close(srv->fd);
 	for (i = 0; i < srv->n_pool; i++)
 		store_close(&srv->pool[i]);
 	free(srv->pool);
@@ -677,31 +682,32 @@ http_server_stop(struct http_server **srvp)
 }
 
 int
-http_server_start(const struct http_settings *set, struct http_server **srv_r,
+http_server_listen(const struct http_settings *set, struct http_server **srv_r,
     struct rb_error *err)
 {
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
 	const struct config *cfg = set->cfg;
-	const char *listen = set->listen, *web = set->web_root;
+	const char *addr = set->listen, *web = set->web_root;
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
 	char host[128];
-	uint64_t max_conn, timeout, mid;
-	unsigned flags;
-	size_t i;
+	uint64_t mid;
+	int one = 1;
 
 	pthread_mutex_init(&srv->pool_mu, NULL);
 	pthread_mutex_init(&srv->write_mu, NULL);
+	srv->fd = -1;
 	srv->hooks = set->hooks;
 	srv->now = set->now != NULL ? set->now : config_now;
-	if (listen == NULL || listen[0] == '\0')
-		listen = config_get(cfg, "http.listen");
+	if (addr == NULL || addr[0] == '\0')
+		addr = config_get(cfg, "http.listen");
 	if (parse_listen(
-	        listen, &ss, &sslen, host, sizeof(host), &srv->port, err) < 0 ||
+	        addr, &ss, &sslen, host, sizeof(host), &srv->port, err) < 0 ||
 	    auth_load(cfg, &srv->auth, err) < 0 ||
 	    conf_threads(cfg, &srv->threads, err) < 0 ||
-	    config_get_u64(cfg, "http.max_connections", &max_conn, err) < 0 ||
-	    config_get_duration(cfg, "http.timeout", &timeout, err) < 0 ||
+	    config_get_u64(cfg, "http.max_connections", &srv->max_conn, err) <
+	        0 ||
+	    config_get_duration(cfg, "http.timeout", &srv->timeout, err) < 0 ||
 	    config_get_u64(cfg, "http.metrics_identities", &mid, err) < 0)
 		goto fail;
 	if (!auth_enabled(&srv->auth) && !auth_loopback(host)) {
@@ -709,15 +715,15 @@ http_server_start(const struct http_settings *set, struct http_server **srv_r,
 		    "http.listen %s: not a loopback address, and no token is "
 		    "configured: set http.read_tokens and http.admin_tokens "
 		    "(or listen on 127.0.0.1)",
-		    listen);
+		    addr);
 		goto fail;
 	}
-	if (max_conn < 1 || max_conn > HTTP_MAX_CONNECTIONS) {
+	if (srv->max_conn < 1 || srv->max_conn > HTTP_MAX_CONNECTIONS) {
 		rb_error_set(err, EINVAL, "http.max_connections: 1 to %d",
 		    HTTP_MAX_CONNECTIONS);
 		goto fail;
 	}
-	if (timeout < 1 || timeout > HTTP_MAX_TIMEOUT) {
+	if (srv->timeout < 1 || srv->timeout > HTTP_MAX_TIMEOUT) {
 		rb_error_set(
 		    err, EINVAL, "http.timeout: 1s to %ds", HTTP_MAX_TIMEOUT);
 		goto fail;
@@ -738,54 +744,87 @@ http_server_start(const struct http_settings *set, struct http_server **srv_r,
 			goto fail;
 		}
 	}
-	/* The writer first: it creates and migrates the database. */
-	if (store_open(cfg, &srv->writer, err) < 0)
-		goto fail;
-	srv->cap_pool = srv->threads;
-	srv->pool = xcalloc(srv->cap_pool, sizeof(*srv->pool));
-	for (i = 0; i < srv->cap_pool; i++) {
-		if (store_open_reader(cfg, &srv->pool[srv->n_pool], err) < 0)
-			goto fail;
-		srv->n_pool++;
-	}
-	if (metrics_new(srv, err) < 0)
-		goto fail;
-	flags =
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	srv->d = MHD_start_daemon(flags, srv->port, NULL, NULL, on_request, srv,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, srv->threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conn,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout,
-	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
-	if (srv->d == NULL) {
-		rb_error_set(err, EADDRINUSE,
-		    "http.listen %s: cannot listen (in use, or not an address "
-		    "of this host)",
-		    listen);
+	/* Bound here, served by libmicrohttpd once running: a daemon binds
+	 * as root and drops its privileges before opening the database. */
+	srv->v6 = ss.ss_family == AF_INET6;
+	srv->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (srv->fd < 0 ||
+	    setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) <
+	        0 ||
+	    bind(srv->fd, (struct sockaddr *)&ss, sslen) < 0 ||
+	    listen(srv->fd, HTTP_LISTEN_BACKLOG) < 0) {
+		rb_error_set(
+		    err, errno, "http.listen %s: %s", addr, strerror(errno));
 		goto fail;
 	}
-	{
-		const union MHD_DaemonInfo *di =
-		    MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
-
-		if (di != NULL && di->port != 0)
-			srv->port = di->port;
-	}
+	sslen = sizeof(ss);
+	if (getsockname(srv->fd, (struct sockaddr *)&ss, &sslen) == 0)
+		srv->port = ntohs(ss.ss_family == AF_INET6
+		                      ? ((struct sockaddr_in6 *)&ss)->sin6_port
+		                      : ((struct sockaddr_in *)&ss)->sin_port);
 	(void)snprintf(srv->url, sizeof(srv->url), "http://%s%s%s:%u",
-	    ss.ss_family == AF_INET6 ? "[" : "", host,
-	    ss.ss_family == AF_INET6 ? "]" : "", (unsigned)srv->port);
-	(void)sslen;
+	    srv->v6 ? "[" : "", host, srv->v6 ? "]" : "", (unsigned)srv->port);
 	*srv_r = srv;
 	return 0;
 fail:
 	http_server_stop(&srv);
 	return -1;
+}
+
+int
+http_server_run(
+    struct http_server *srv, const struct config *cfg, struct rb_error *err)
+{
+	unsigned flags;
+	size_t i;
+
+	rb_assert(srv->d == NULL && srv->fd >= 0);
+	/* The writer first: it creates and migrates the database. */
+	if (store_open(cfg, &srv->writer, err) < 0)
+		return -1;
+	srv->cap_pool = srv->threads;
+	srv->pool = xcalloc(srv->cap_pool, sizeof(*srv->pool));
+	for (i = 0; i < srv->cap_pool; i++) {
+		if (store_open_reader(cfg, &srv->pool[srv->n_pool], err) < 0)
+			return -1;
+		srv->n_pool++;
+	}
+	if (metrics_new(srv, err) < 0)
+		return -1;
+	flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (srv->v6)
+		flags |= MHD_USE_IPv6;
+	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+	    MHD_OPTION_LISTEN_SOCKET, srv->fd, MHD_OPTION_THREAD_POOL_SIZE,
+	    srv->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->max_conn,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->timeout,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+	if (srv->d == NULL)
+		return rb_error_set(err, EIO,
+		    "%s: the HTTP server could not start its threads",
+		    srv->url);
+	/* libmicrohttpd closes the socket when it stops. */
+	srv->fd = -1;
+	return 0;
+}
+
+int
+http_server_start(const struct http_settings *set, struct http_server **srv_r,
+    struct rb_error *err)
+{
+	struct http_server *srv;
+
+	if (http_server_listen(set, &srv, err) < 0)
+		return -1;
+	if (http_server_run(srv, set->cfg, err) < 0) {
+		http_server_stop(&srv);
+		return -1;
+	}
+	*srv_r = srv;
+	return 0;
 }
 
 uint16_t

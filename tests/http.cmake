@@ -19,7 +19,7 @@ if(TARGET rebound_http)
     get_filename_component(name ${script} NAME_WE)
     string(REGEX REPLACE "^test_" "http_" name ${name})
     add_test(NAME ${name}
-      COMMAND python3 ${script} $<TARGET_FILE:http_testd>
+      COMMAND python3 ${script} $<TARGET_FILE:http_testd> $<TARGET_FILE:rebound>
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
     set_tests_properties(${name} PROPERTIES LABELS http TIMEOUT 180
       ENVIRONMENT "${http_env}")

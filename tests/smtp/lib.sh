@@ -82,9 +82,10 @@ start() {
 
 # serve_start NAME [rebound serve options...]: the real daemon with
 # database $tmp/NAME.db, spool $tmp/NAME.spool, log $tmp/NAME.log (or
-# the --log-file given), SMTP on 127.0.0.1 port 0 unless --smtp is
-# given, feedback domain fb.example; sets pid, addr, port, addr6 from
-# the "listening on" lines.  $rebound is the binary.
+# the --log-file given), SMTP and HTTP on 127.0.0.1 port 0 unless
+# --smtp or --http is given, feedback domain fb.example; sets pid, addr,
+# port, addr6 and http_url from the "listening on" lines.  $rebound is
+# the binary.
 serve_start() {
 	name=$1
 	shift
@@ -101,6 +102,11 @@ serve_start() {
 	case " $* " in
 	*" --log-file "*) ;;
 	*) set -- --log-file "$log" "$@" ;;
+	esac
+	# The HTTP server too: on a free port, never the default 8025.
+	case " $* " in
+	*" --http "*) ;;
+	*) set -- --http 127.0.0.1:0 "$@" ;;
 	esac
 	lines0=$(count_lines "$log")
 	"$rebound" serve --db "$tmp/$name.db" --spool "$tmp/$name.spool" \
@@ -124,6 +130,9 @@ serve_start() {
 	addr=$(echo "$listening" | head -n 1)
 	port=${addr##*:}
 	addr6=$(echo "$listening" | grep '^\[' | head -n 1)
+	http_url=$(tail -n +$((lines0 + 1)) "$log" |
+	    sed -n 's/.*http: API and dashboard on \([^ "]*\).*/\1/p' |
+	    head -n 1)
 }
 
 # wait_stored DB N [SECONDS]: until the store holds N messages.
