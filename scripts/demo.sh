@@ -62,6 +62,17 @@ EOF
 EOF
 }
 
+step_dashboard() {
+	banner "Dashboard"
+	cat <<EOF
+  $bin serve
+      runs the feedback server (SMTP on 127.0.0.1:2525) and the HTTP API;
+      the web console is then at http://${REBOUND_HTTP_LISTEN:-127.0.0.1:8025}/
+      (Grafana: import dashboards/grafana/rebound.json)
+EOF
+}
+
 step_deps
 step_build
 step_classify
+step_dashboard
