@@ -14,7 +14,7 @@
  * Screenshots of each page at 1280 and 390 px go to OUT.
  * Usage: node test_browser.mjs REBOUND OUT
  */
-import {existsSync, mkdirSync} from "node:fs";
+import {existsSync, mkdirSync, readFileSync} from "node:fs";
 import {join} from "node:path";
 import * as lib from "./lib.mjs";
 import {seed} from "./seed.mjs";
@@ -70,7 +70,16 @@ try {
     if (r.status() >= 500) problems.push(`${step}: ${r.status()} for ${r.url()}`);
     if (!new URL(r.url()).pathname.startsWith("/v1/") && r.status() >= 400) problems.push(`${step}: static ${r.status()} ${r.url()}`);
   });
+  /* Every CSP violation of every page, straight from the browser. */
+  await context.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   const page = context.pages()[0] || await context.newPage();
+  const cspViolations = async () => {
+    const v = await page.evaluate(() => window.__csp || []);
+    for (const x of v) problems.push(`${step}: CSP violation: ${x}`);
+  };
   page.on("pageerror", (e) => problems.push(`${step}: script error: ${e.message}`));
   page.on("console", (m) => {
     if (m.type() !== "error" && m.type() !== "warning") return;
@@ -159,6 +168,7 @@ try {
   await page.getByRole("button", {name: "Status"}).click();
   check((await order())[0] === crit[0], "sorting by status puts critical first", await order());
   check(await page.locator("[style]").count() === 0, "no inline style attributes (the CSP would block them)");
+  await cspViolations();
   await shot("overview");
 
   /* ---- 3. identity page ------------------------------------------------ */
@@ -216,6 +226,7 @@ try {
   await page.waitForFunction((n) => document.querySelectorAll("table.events tbody tr[data-event]").length > n, nEvents);
   ok(`recent events: ${nEvents}, then ${await evRows.count()} after "Load more"`);
   await page.locator("svg.chart[data-metric=bounceRate]").focus(); /* the read-out on the screenshot */
+  await cspViolations();
   await shot("identity");
 
   step = "event";
@@ -224,7 +235,12 @@ try {
   await page.locator("pre.raw").waitFor();
   const raw = await text("pre.raw");
   check(/Content-Type: multipart\/report/.test(raw) && raw.includes(firstRcpt), "the raw feedback message of the event is shown", raw.slice(0, 200));
-  check(await page.locator("a[download]").count() === 1, "and offered as a download");
+  const eventId = decodeURIComponent(page.url().split("/").pop());
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.locator("a[download]").click()]);
+  const rawApi = await lib.api(srv.url, `/v1/events/${eventId}/raw`);
+  check(dl.suggestedFilename() === `rebound-event-${eventId}.eml` && readFileSync(await dl.path(), "latin1") === rawApi.text,
+    "the download is the raw message as the API serves it", dl.suggestedFilename());
+  await cspViolations();
   await page.screenshot({path: join(out, "event-1280.png"), fullPage: true});
 
   /* ---- 4. suppression -------------------------------------------------- */
@@ -284,6 +300,7 @@ try {
   await page.waitForFunction((a) => !document.querySelector(`table.suppressions tr[data-address="${a}"]`) &&
     document.querySelectorAll("table.suppressions tbody tr[data-address]").length > 0, addr);
   ok("the lists no longer show it");
+  await cspViolations();
   await page.screenshot({path: join(out, "suppression-removed-1280.png"), fullPage: true});
 } catch (e) {
   fail(`${step}: ${e.stack || e.message}`);
