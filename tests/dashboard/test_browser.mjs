@@ -7,8 +7,9 @@
  * the alerts on top, sorting (mouse and keyboard) and filtering; the
  * identity page's chart with both threshold lines at the right heights,
  * its numbers, the breakdowns, the events and a raw message; on the
- * suppression page a look-up, a refused removal with a read token, a
- * removal that the API then confirms, and paging.  Throughout: nothing
+ * suppression page paging, a look-up, a refused removal with a read
+ * token, a removal that the API then confirms, the reason filter and
+ * an address added to an account list.  Throughout: nothing
  * is requested from anywhere but the server, no CSP violation or script
  * error, no inline style, no horizontal scrolling at 390 px.
  * Screenshots of each page at 1280 and 390 px go to OUT.
@@ -300,8 +301,25 @@ try {
   await page.waitForFunction((a) => !document.querySelector(`table.suppressions tr[data-address="${a}"]`) &&
     document.querySelectorAll("table.suppressions tbody tr[data-address]").length > 0, addr);
   ok("the lists no longer show it");
-  await cspViolations();
   await page.screenshot({path: join(out, "suppression-removed-1280.png"), fullPage: true});
+
+  /* The filters, and adding an address to an account list. */
+  const complaints = Object.values(want).reduce((n, w) => n + w.complaints, 0) + 1; /* + the manual one */
+  await page.selectOption("#reason-filter", "COMPLAINT");
+  await page.waitForFunction((n) => {
+    const rows = [...document.querySelectorAll("table.suppressions tbody tr[data-address]")];
+    return rows.length === n && rows.every((r) => r.children[2].textContent === "COMPLAINT");
+  }, complaints);
+  ok(`the reason filter: the ${complaints} complaint entries`);
+  const added = "asked-to-stop@client.example";
+  await page.fill("#add-address", added);
+  await page.selectOption("#add-reason", "COMPLAINT");
+  await page.getByRole("button", {name: "Suppress"}).click();
+  await page.locator(`table.suppressions tr[data-address="${added}"]`).waitFor();
+  const put = await lib.api(srv.url, `/v1/suppression/${encodeURIComponent(added)}`);
+  check(put.status === 200 && put.json.list === "account" && put.json.reason === "COMPLAINT",
+    "an address added in the page is on the account list (API)", put.json);
+  await cspViolations();
 } catch (e) {
   fail(`${step}: ${e.stack || e.message}`);
 } finally {
