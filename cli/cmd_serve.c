@@ -1,9 +1,9 @@
 /*
  * rebound serve: the daemon.  One process runs the pipeline (classify
  * and store, serve_pipeline.c) and the components of the list below
- * (SMTP server, Maildir watcher, HTTP server; the Kafka publisher
- * joins the list when it exists).  Start-up: settings (flags
- * over environment over file over defaults), logs, components' prepare
+ * (Kafka publisher, sends consumer and embedded broker, SMTP server,
+ * Maildir watcher, HTTP server).  Start-up: settings (flags over
+ * environment over file over defaults), logs, components' prepare
  * (binding, as root for port 25), dropping privileges (serve.user),
  * the pipeline, components' start (the spool is replayed).  Then the
  * main thread waits for signals: SIGTERM/SIGINT stop gracefully
@@ -79,6 +79,7 @@ const char cmd_serve_usage[] =
  * list, so that it stops last and sees the last batches.
  */
 static const struct serve_component *const components[] = {
+    &serve_kafka_component,
     &serve_smtp_component,
     &serve_maildir_component,
     /* Last: it reports on the others (readiness, metrics) and takes

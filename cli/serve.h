@@ -161,5 +161,6 @@ void serve_log_fields(enum log_level level, const char *obj, const char *text);
 extern const struct serve_component serve_smtp_component;
 extern const struct serve_component serve_maildir_component;
 extern const struct serve_component serve_http_component;
+extern const struct serve_component serve_kafka_component;
 
 #endif

@@ -196,7 +196,7 @@ struct req {
 	int done;    /* a response was queued */
 	struct buf body;
 	size_t body_max;
-	int body_too_large;
+	uint64_t discarded; /* bytes of a refused body dropped */
 	uint64_t t0_ns; /* monotonic time of the request's first byte seen */
 	/* The response. */
 	unsigned status;

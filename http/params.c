@@ -162,6 +162,18 @@ param_id(struct req *rq, const char *value, const char *pname, int64_t *id_r)
 /* ---- page tokens ----------------------------------------------------------
  */
 
+/* FNV-1a of p[0..n). */
+static uint32_t
+fnv(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h;
+}
+
 uint32_t
 params_hash(struct req *rq, const char *const *names)
 {
@@ -185,13 +197,37 @@ params_hash(struct req *rq, const char *const *names)
 	return h;
 }
 
+/* base64url without padding of raw[0..n) into out. */
+static void
+b64url(const unsigned char *raw, size_t n, char *out)
+{
+	gchar *b64 = g_base64_encode(raw, n);
+	size_t i, o = 0;
+
+	for (i = 0; b64[i] != '\0' && b64[i] != '='; i++)
+		out[o++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+	out[o] = '\0';
+	g_free(b64);
+}
+
+/* Is text the one encoding of raw[0..n)? */
+static int
+canonical(const unsigned char *raw, size_t n, const char *text)
+{
+	char again[2 * HTTP_TOKEN_TEXT_MAX];
+
+	if (n > HTTP_TOKEN_TEXT_MAX)
+		return 0;
+	b64url(raw, n, again);
+	return strcmp(again, text) == 0;
+}
+
 void
 token_make(
     char *out, char kind, uint32_t filters, const char *const *fields, size_t n)
 {
 	char raw[HTTP_TOKEN_TEXT_MAX];
 	size_t o, i;
-	gchar *b64;
 	int len;
 
 	len = snprintf(
@@ -200,18 +236,21 @@ token_make(
 	for (i = 0; i < n; i++) {
 		size_t l = strlen(fields[i]);
 
-		/* 3 bytes become 4: stay within the text limit. */
-		rb_assert(o + 1 + l < sizeof(raw) * 3 / 4 - 4);
+		/* 3 bytes become 4: stay within the text limit, with room
+		 * for the check at the end. */
+		rb_assert(o + 1 + l < sizeof(raw) * 3 / 4 - 16);
 		raw[o++] = '\0';
 		memcpy(raw + o, fields[i], l);
 		o += l;
 	}
-	b64 = g_base64_encode((const guchar *)raw, o);
+	/* A check of the rest: an edited token is refused, not read as
+	 * some other position. */
+	rb_assert(o + 9 < sizeof(raw));
+	(void)snprintf(
+	    raw + o, sizeof(raw) - o, "%c%08x", 0, (unsigned)fnv(raw, o));
+	o += 9;
 	/* base64url without padding (RFC 4648 5): safe in a query. */
-	for (i = 0, o = 0; b64[i] != '\0' && b64[i] != '='; i++)
-		out[o++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-	out[o] = '\0';
-	g_free(b64);
+	b64url((const unsigned char *)raw, o, out);
 }
 
 static int
@@ -254,12 +293,29 @@ token_read(struct req *rq, char kind, uint32_t filters, char *store,
 	std[i] = '\0';
 	raw = g_base64_decode(std, &rlen);
 	g_free(std);
+	if (raw != NULL && !canonical(raw, rlen, v)) {
+		/* The unused low bits of the last character were changed:
+		 * an edit, even if it decodes to the same bytes. */
+		g_free(raw);
+		return token_bad(rq);
+	}
 	(void)snprintf(
 	    head, sizeof(head), "v1%c%c%c%08x", 0, kind, 0, (unsigned)filters);
-	if (raw == NULL || rlen < 14 || rlen > HTTP_TOKEN_TEXT_MAX ||
+	if (raw == NULL || rlen < 14 + 9 || rlen > HTTP_TOKEN_TEXT_MAX ||
 	    memcmp(raw, head, 13) != 0) {
 		g_free(raw);
 		return token_bad(rq);
+	}
+	{
+		char sum[10];
+
+		rlen -= 9;
+		(void)snprintf(sum, sizeof(sum), "%c%08x", 0,
+		    (unsigned)fnv((const char *)raw, rlen));
+		if (memcmp(raw + rlen, sum, 9) != 0) {
+			g_free(raw);
+			return token_bad(rq);
+		}
 	}
 	/* Fields: after each NUL from byte 13 on. */
 	for (i = 13; i < rlen; i++) {

@@ -37,6 +37,10 @@
 /* Pending connections of the listening socket (SOMAXCONN's default):
  * a burst of clients waits in the kernel rather than being refused. */
 #define HTTP_LISTEN_BACKLOG 4096
+/* Bytes of a refused body read and dropped before the connection is
+ * cut: enough for a client that sent a little too much to get its 413,
+ * not a sink for anyone's gigabytes. */
+#define HTTP_MAX_DISCARD (32u * 1024 * 1024)
 /* Security headers of every API response: nothing of it is a page. */
 #define HTTP_API_CSP "default-src 'none'; frame-ancestors 'none'"
 
@@ -505,17 +509,21 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0 && rq->status != 0) {
-		/* Refused already: the body is not kept. */
+		/* Refused already: the body is read and dropped, so that the
+		 * answer can go out after it (libmicrohttpd 0.9.75 queues a
+		 * response only before or after a body, never inside one);
+		 * past HTTP_MAX_DISCARD the connection is cut instead. */
+		rq->discarded += *upload_data_size;
 		*upload_data_size = 0;
-		return MHD_YES;
+		return rq->discarded > HTTP_MAX_DISCARD ? MHD_NO : MHD_YES;
 	}
 	if (*upload_data_size > 0) {
 		if (buf_append(&rq->body, upload_data, *upload_data_size) < 0) {
-			rq->body_too_large = 1;
-			*upload_data_size = 0;
+			/* A chunked body past the limit. */
+			buf_free(&rq->body);
 			reply_error(rq, 413, "PayloadTooLarge", "body",
 			    "body over %zu bytes", rq->body_max);
-			return req_queue(rq);
+			rq->discarded = *upload_data_size;
 		}
 		*upload_data_size = 0;
 		return MHD_YES;

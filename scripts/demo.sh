@@ -62,17 +62,80 @@ EOF
 EOF
 }
 
+# ---- Kafka (the embedded broker) --------------------------------------
+# rebound serve with no kafka.brokers starts an embedded broker on
+# loopback; the samples go in through a watched Maildir and come out on
+# rebound.events.  The daemon is left running so the kcat line works;
+# the next demo (or the printed kill) stops it.
+step_kafka() {
+	banner "rebound serve: events on Kafka (embedded broker)"
+	dir=build/demo
+	if [ -f "$dir/serve.pid" ]; then
+		kill "$(cat "$dir/serve.pid")" 2>/dev/null || true
+		sleep 1
+	fi
+	rm -rf "$dir"
+	mkdir -p "$dir/Maildir/new" "$dir/Maildir/cur" "$dir/Maildir/tmp"
+	"$bin" serve --db "$dir/demo.db" --smtp 127.0.0.1:0 \
+	    --http 127.0.0.1:0 --maildir "$dir/Maildir" \
+	    --log-file "$dir/serve.log" </dev/null >/dev/null 2>&1 &
+	echo $! >"$dir/serve.pid"
+	i=0
+	until grep -q 'serve: ready' "$dir/serve.log" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			echo "demo: rebound serve did not start; see" \
+			    "$dir/serve.log" >&2
+			return 0
+		fi
+		sleep 0.1
+	done
+	kafka=$(sed -n 's/.*kafka: embedded broker at \([^ ]*\).*/\1/p' \
+	    "$dir/serve.log")
+	cp data/samples/*.eml "$dir/Maildir/new/"
+	i=0
+	until "$bin" status --db "$dir/demo.db" 2>/dev/null |
+	    grep -q '^outbox        0 rows' &&
+	    [ -z "$(ls "$dir/Maildir/new")" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && break
+		sleep 0.1
+	done
+	grep 'kafka: embedded broker at' "$dir/serve.log"
+	"$bin" status --db "$dir/demo.db"
+	cat <<EOF
+
+rebound serve runs in the background (pid $(cat "$dir/serve.pid"), log
+$dir/serve.log) with the samples stored and published.  The embedded
+broker is for trying rebound out: it keeps nothing across restarts.
+Read the events (kcat: apt-get install kcat):
+
+  kcat -C -b $kafka -t rebound.events
+
+Stop it with: kill $(cat "$dir/serve.pid")
+EOF
+}
+
+# ---- the web console ----------------------------------------------------
+# The URL of the daemon step_kafka left running, else how to start one.
 step_dashboard() {
 	banner "Dashboard"
-	cat <<EOF
-  $bin serve
-      runs the feedback server (SMTP on 127.0.0.1:2525) and the HTTP API;
-      the web console is then at http://${REBOUND_HTTP_LISTEN:-127.0.0.1:8025}/
-      (Grafana: import dashboards/grafana/rebound.json)
-EOF
+	url=$(sed -n 's/.*http: API and dashboard on \([^ "]*\).*/\1/p' \
+	    build/demo/serve.log 2>/dev/null | tail -n 1)
+	if [ -n "$url" ] && kill -0 "$(cat build/demo/serve.pid 2>/dev/null)" 2>/dev/null
+	then
+		echo "The web console of that rebound serve: $url/"
+		echo "(the samples are dated 2024, outside the Overview's window;"
+		echo "the Suppression page lists the addresses they suppressed)"
+	else
+		echo "Run $bin serve, then open" \
+		    "http://${REBOUND_HTTP_LISTEN:-127.0.0.1:8025}/"
+	fi
+	echo "Grafana: import dashboards/grafana/rebound.json"
 }
 
 step_deps
 step_build
 step_classify
+step_kafka
 step_dashboard

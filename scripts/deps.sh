@@ -5,6 +5,7 @@
 #   build  compiler, CMake and the library -dev packages (TOOLCHAIN.md 1)
 #   check  build + clang and libFuzzer runtime, python3 (corpus accuracy
 #          score), time (/usr/bin/time, peak memory in the CLI test),
+#          kcat (a Kafka client of its own for the Kafka tests),
 #          chromium, nodejs and npm (the dashboard's browser test)
 #
 # Checks each package with dpkg-query; when some are missing, runs
@@ -17,7 +18,8 @@ set -eu
 BUILD_PKGS="gcc make cmake pkg-config libgmime-3.0-dev libpcre2-dev
 libsqlite3-dev libmicrohttpd-dev libjansson-dev libmaxminddb-dev
 librdkafka-dev"
-CHECK_PKGS="clang libclang-rt-14-dev python3 time chromium nodejs npm"
+CHECK_PKGS="clang libclang-rt-14-dev python3 time kcat chromium nodejs
+npm"
 
 case ${1:-} in
 build) want=$BUILD_PKGS ;;
