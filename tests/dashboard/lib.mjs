@@ -61,10 +61,18 @@ export function finish(name) {
   process.exit(failures ? 1 : 0);
 }
 
-/* A scratch folder, removed by cleanup() unless KEEP is set. */
+/* A scratch folder, removed when the process exits (kept with KEEP=1,
+ * to look at the database and the daemon's log). */
+const scratches = [];
 export function scratch(name) {
-  return mkdtempSync(join(tmpdir(), `rebound-${name}-`));
+  const d = mkdtempSync(join(tmpdir(), `rebound-${name}-`));
+  scratches.push(d);
+  return d;
 }
+process.on("exit", () => {
+  if (process.env.KEEP === "1") return;
+  for (const d of scratches) rmSync(d, {recursive: true, force: true});
+});
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
