@@ -186,6 +186,7 @@ EOF
 	if [ -n "${http:-}" ]; then
 		cat <<EOF
   dashboard and API: $http  (curl $http/healthz)
+      the web console; Grafana: import dashboards/grafana/rebound.json
 EOF
 	fi
 	# ---- kafka (the embedded broker; kafka.brokers replaces it)

@@ -8,7 +8,8 @@
 #          time (/usr/bin/time, peak memory in the CLI test), kcat (a
 #          Kafka client of its own for the Kafka tests), swaks with
 #          libnet-ssleay-perl (its TLS) and openssl (a test certificate)
-#          for the SMTP tests
+#          for the SMTP tests, chromium, nodejs and npm (the dashboard's
+#          browser test)
 #
 # Checks each package with dpkg-query; when some are missing, runs
 # `apt-get update` once and installs them without recommends.  As root it
@@ -21,7 +22,7 @@ BUILD_PKGS="gcc make cmake pkg-config libgmime-3.0-dev libpcre2-dev
 libsqlite3-dev libmicrohttpd-dev libjansson-dev libmaxminddb-dev
 librdkafka-dev libgnutls28-dev zlib1g-dev"
 CHECK_PKGS="clang libclang-rt-14-dev python3 time kcat swaks libnet-ssleay-perl
-openssl"
+openssl chromium nodejs npm"
 
 case ${1:-} in
 build) want=$BUILD_PKGS ;;
@@ -40,8 +41,19 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
 	exit 0
 fi
 
+# Node.js from elsewhere (NodeSource's nodejs bundles npm and conflicts
+# with Debian's npm package): the command is enough.
+have_cmd() {
+	case $1 in
+	nodejs) command -v node >/dev/null 2>&1 ;;
+	npm) command -v npm >/dev/null 2>&1 ;;
+	*) return 1 ;;
+	esac
+}
+
 missing=
 for p in $want; do
+	have_cmd "$p" && continue
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$st" = installed ] || missing="$missing $p"
 done
