@@ -297,8 +297,10 @@ finish_recipients(struct classify_ctx *c)
 		if (r->reason == CLASSIFY_R_FEEDBACK ||
 		    r->reason == CLASSIFY_R_VACATION)
 			continue;
-		if (r->evidence.kind == CLASSIFY_EV_NONE)
+		if (r->evidence.kind == CLASSIFY_EV_NONE) {
+			ctx_hosts(c, r);
 			reason_decide(c->rules, c->a, r);
+		}
 		if (r->reason == CLASSIFY_R_DELIVERED) {
 			r->type = CLASSIFY_EVENT_DELIVERY;
 			r->bounce_type = CLASSIFY_BOUNCE_NONE;
@@ -325,7 +327,7 @@ from_mail_system(struct classify_ctx *c)
 	struct rule_match m;
 
 	return from != NULL && rules_match(c->rules, c->a, RULES_BOUNCE_FROM,
-	                           from, strlen(from), NULL, NULL, NULL, &m);
+	                           from, strlen(from), NULL, &m);
 }
 
 int

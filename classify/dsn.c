@@ -82,17 +82,6 @@ first_word_lower(struct classify_arena *a, const char *v)
 	return text_lower(a, arena_strndup(a, v, n));
 }
 
-/* Is the line at p..e only whitespace? */
-static bool
-blank(const char *p, const char *e)
-{
-	for (; p < e; p++) {
-		if (*p != ' ' && *p != '\t')
-			return false;
-	}
-	return true;
-}
-
 static void
 read_recipient(struct classify_ctx *c, const struct mime_headers *h)
 {
@@ -133,8 +122,12 @@ read_recipient(struct classify_ctx *c, const struct mime_headers *h)
 		r->status = arena_strdup(a, code);
 	/* "Status: 4.0.0 (host name lookup failure)": the comment is the
 	 * only diagnostic some MTAs (PMDF, old Sendmail) give. */
-	if (diag == NULL && status != NULL && strchr(status, '(') != NULL)
-		r->diagnostic = arena_strdup(a, strchr(status, '('));
+	if (status != NULL && strchr(status, '(') != NULL) {
+		if (diag == NULL)
+			r->diagnostic = arena_strdup(a, strchr(status, '('));
+		else /* "5.2.1 (mailbox disabled ...)": the MTA's gloss */
+			r->status_note = arena_strdup(a, strchr(status, '('));
+	}
 	r->reply_code = "";
 	if (diag != NULL && text_find_reply_code(diag, strlen(diag), reply))
 		r->reply_code = arena_strdup(a, reply);
@@ -196,7 +189,7 @@ parse_blocks(struct classify_ctx *c, struct span body, bool inline_text)
 			const char *eol = memchr(q, '\n', (size_t)(end - q));
 			const char *e = eol != NULL ? eol : end;
 
-			if (!blank(q, e))
+			if (!text_blank(q, e))
 				break;
 			q = eol != NULL ? eol + 1 : end;
 		}
@@ -205,7 +198,7 @@ parse_blocks(struct classify_ctx *c, struct span body, bool inline_text)
 			const char *eol = memchr(q, '\n', (size_t)(end - q));
 			const char *e = eol != NULL ? eol : end;
 
-			if (blank(q, e))
+			if (text_blank(q, e))
 				break;
 			q = eol != NULL ? eol + 1 : end;
 		}
@@ -359,6 +352,7 @@ dsn_read(struct classify_ctx *c)
 		if (c->rcpts[i].diagnostic == NULL)
 			diagnostic_from_notice(c, &c->rcpts[i], notice);
 	}
+	notice_context(c, notice, before, c->n_rcpts - before);
 	c->v->kind = CLASSIFY_KIND_DSN;
 	return true;
 }

@@ -273,14 +273,14 @@ prose_read(struct classify_ctx *c)
 
 	from_hit =
 	    from != NULL && rules_match(c->rules, c->a, RULES_BOUNCE_FROM, from,
-	                        strlen(from), NULL, NULL, NULL, &m);
+	                        strlen(from), NULL, &m);
 	if (!from_hit && subj != NULL &&
-	    rules_match(c->rules, c->a, RULES_NOT_BOUNCE, subj, strlen(subj),
-	        NULL, NULL, NULL, &m))
+	    rules_match(
+	        c->rules, c->a, RULES_NOT_BOUNCE, subj, strlen(subj), NULL, &m))
 		return false;
 	subj_hit =
 	    subj != NULL && rules_match(c->rules, c->a, RULES_BOUNCE_SUBJECT,
-	                        subj, strlen(subj), NULL, NULL, NULL, &m);
+	                        subj, strlen(subj), NULL, &m);
 	returned = has_returned_part(c);
 	if (xf == NULL && !from_hit && !subj_hit && !returned)
 		return false;
@@ -288,7 +288,7 @@ prose_read(struct classify_ctx *c)
 	/* The body wording is read only when it can decide. */
 	body_hit = (xf == NULL && !(from_hit && subj_hit)) &&
 	           rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
-	               notice.len, NULL, NULL, NULL, &m);
+	               notice.len, NULL, &m);
 	/* Two signals must agree; a returned message attached to a notice
 	 * worded as a failure counts as one. */
 	if (!(xf != NULL || (from_hit && (subj_hit || body_hit)) ||
@@ -343,6 +343,7 @@ prose_read(struct classify_ctx *c)
 		for (i = before; i < c->n_rcpts; i++) {
 			struct classify_recipient *r = &c->rcpts[i];
 
+			ctx_hosts(c, r);
 			reason_decide(c->rules, c->a, r);
 			if (r->reason == CLASSIFY_R_UNDEFINED ||
 			    r->reason == CLASSIFY_R_ONHOLD) {
@@ -354,6 +355,7 @@ prose_read(struct classify_ctx *c)
 					fill_recipient(c, &whole,
 					    lines_text(c, notice.p,
 					        notice.p + notice.len));
+					ctx_hosts(c, &whole);
 					reason_decide(c->rules, c->a, &whole);
 					have_whole = true;
 				}
@@ -371,7 +373,7 @@ prose_read(struct classify_ctx *c)
 	}
 	/* A delay warning in prose: the MTA is still trying. */
 	if (rules_match(c->rules, c->a, RULES_DELAYED, notice.p, notice.len,
-	        NULL, NULL, NULL, &m)) {
+	        NULL, &m)) {
 		for (i = before; i < c->n_rcpts; i++)
 			c->rcpts[i].action = "delayed";
 	}

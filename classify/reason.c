@@ -1,12 +1,16 @@
 /*
  * Deciding one recipient's reason.  Evidence, strongest first:
- *   1. a user's rule (a --rules directory) matching the diagnostic text;
- *   2. a firm enhanced status code (x.1.1, x.2.2, ...), unless a built-in
- *      rule marked "force" matched;
- *   3. the first built-in rule matching the diagnostic text;
- *   4. a loose status code (x.0.0, x.7.1, ...) through the table;
- *   5. the SMTP reply code alone (RFC 5321 4.2.2, RFC 7504);
- *   6. nothing: onhold when a failure had a status, else undefined.
+ *   1. a user's rule (a --rules directory) or a built-in rule marked
+ *      "force" matching the diagnostic text;
+ *   2. a firm enhanced status code (x.1.1, x.2.2, ...);
+ *   3. the first built-in [diagnostic] rule matching the diagnostic (with
+ *      the reporting MTA's comment after the Status code);
+ *   4. a loose but specific status code through the RFC 3463 table;
+ *   5. a [diagnostic] rule matching the notice's own words about this
+ *      recipient (r->context, see notice.c);
+ *   6. a [diagnostic-fallback] rule (generic wordings);
+ *   7. a vague status code (x.N.0, x.7.1), the reply code alone;
+ *   8. nothing: onhold when a failure had a status, else undefined.
  * The evidence kept says which of these decided, for --explain.
  * bounceType then follows from the reason (DESIGN.md).
  */
@@ -128,61 +132,65 @@ set_rule_evidence(struct classify_arena *a, struct classify_recipient *r,
 		r->bounce_type = m->bounce_type;
 }
 
-/* Is there a reply code ("550 ", "550-") in text before p? */
 static bool
-reply_code_before(const char *text, const char *p)
+word_char(char c)
 {
-	const char *q;
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '@';
+}
 
-	for (q = text; q + 3 < p; q++) {
-		if ((q[0] == '4' || q[0] == '5') && q[1] >= '0' &&
-		    q[1] <= '9' && q[2] >= '0' && q[2] <= '9' &&
-		    (q[3] == ' ' || q[3] == '-' || q[3] == ':') &&
-		    (q == text || q[-1] == ' ' || q[-1] == ';'))
+/* Does the capital word w stand alone in text (not in a host name)? */
+static bool
+has_word(const char *text, const char *w)
+{
+	size_t wl = strlen(w);
+	const char *p = text;
+
+	while ((p = strstr(p, w)) != NULL) {
+		if ((p == text || !word_char(p[-1])) && !word_char(p[wl]))
 			return true;
+		p += wl;
 	}
 	return false;
 }
 
-/*
- * The SMTP command a reply answered, when the text says: "(in reply to
- * RCPT TO command)", ">>> DATA", "after end of data".  NULL if unknown.
- */
-static const char *
-smtp_command(const char *text, const char *addr)
+const char *
+reason_smtp_command(const char *text)
 {
 	size_t n = strlen(text);
 
-	if (text_icase_find(text, n, "rcpt to") != NULL ||
-	    text_icase_find(text, n, "rcpt command") != NULL ||
-	    text_icase_find(text, n, ">>> rcpt") != NULL ||
-	    text_icase_find(text, n, "recipient address rejected") != NULL)
-		return "RCPT"; /* the last is Postfix's RCPT-stage wording */
-	if (text_icase_find(text, n, "end of data") != NULL ||
-	    text_icase_find(text, n, "command data") != NULL ||
-	    text_icase_find(text, n, "reply to data") != NULL ||
-	    text_icase_find(text, n, "after data") != NULL ||
-	    text_icase_find(text, n, ">>> data") != NULL)
+	/*
+	 * MTAs write the command in capitals in their transcripts and
+	 * notes ("(in reply to RCPT TO command)" Postfix, ">>> DATA"
+	 * Sendmail, "SMTP:RCPT" ...).  When several appear, the latest stage
+	 * of the session is the one that failed: a transcript that got as far
+	 * as DATA was refused there.  Exim writes "after end of data" and
+	 * "after initial connection" in lower case.
+	 */
+	if (has_word(text, "DATA") ||
+	    text_icase_find(text, n, "end of data") != NULL ||
+	    text_icase_find(text, n, "failed after i sent the message") != NULL)
 		return "DATA";
-	if (text_icase_find(text, n, "mail from") != NULL)
+	/* qmail-remote's own sentences name the stage in words. */
+	if (text_icase_find(text, n, "does not like recipient") != NULL)
+		return "RCPT";
+	if (text_icase_find(text, n, "but sender was rejected") != NULL)
 		return "MAIL";
-	/* The server's reply quoting "<recipient>:" or "<recipient>..."
-	 * (Postfix and Sendmail RCPT replies) after its reply code. */
-	if (addr != NULL && addr[0] != '\0') {
-		const char *p = text;
-		size_t al = strlen(addr);
-
-		while ((p = text_icase_find(p, n - (size_t)(p - text), addr)) !=
-		       NULL) {
-			const char *after = p + al;
-
-			if (p > text && p[-1] == '<' && after[0] == '>' &&
-			    (after[1] == ':' || after[1] == '.') &&
-			    reply_code_before(text, p))
-				return "RCPT";
-			p = after;
-		}
-	}
+	if (text_icase_find(text, n, "but my name was rejected") != NULL ||
+	    text_icase_find(text, n, "but greeting failed") != NULL)
+		return "EHLO";
+	if (has_word(text, "RCPT") ||
+	    text_icase_find(text, n, "rcpt to") != NULL)
+		return "RCPT";
+	if (strstr(text, "MAIL FROM") != NULL ||
+	    strstr(text, "MAIL From") != NULL ||
+	    text_icase_find(text, n, "after mail from") != NULL)
+		return "MAIL";
+	if (has_word(text, "EHLO") || has_word(text, "HELO"))
+		return "EHLO";
+	if (text_icase_find(text, n, "after initial connection") != NULL ||
+	    text_icase_find(text, n, "connection greeting") != NULL)
+		return "CONN";
 	return NULL;
 }
 
@@ -200,11 +208,32 @@ reply_code_reason(const char *code)
 	return CLASSIFY_R_UNDEFINED;
 }
 
+/*
+ * The text the rules read first: the diagnostic with the Status comment,
+ * if any.  Also sets r->command, the SMTP command the failure answered,
+ * from these and the notice's words (r->context).
+ */
+static const char *
+reason_text(struct classify_arena *a, struct classify_recipient *r)
+{
+	const char *d = r->diagnostic != NULL ? r->diagnostic : "";
+
+	if (r->status_note != NULL)
+		d = arena_printf(a, "%s %s", d, r->status_note);
+	r->command = reason_smtp_command(d);
+	if (r->command == NULL && r->context != NULL)
+		r->command = reason_smtp_command(r->context);
+	return d;
+}
+
 void
 reason_decide(const struct classify_rules *rules, struct classify_arena *a,
     struct classify_recipient *r)
 {
-	const char *text = r->diagnostic != NULL ? r->diagnostic : "";
+	const char *text = reason_text(a, r);
+	const char *ctx = r->context != NULL ? r->context : "";
+	const struct rule_subject subj = {
+	    r->status, r->reply_code, r->address, r->hosts};
 	struct status_info si;
 	struct rule_match m;
 	bool have_status, have_rule;
@@ -219,8 +248,8 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		return;
 	}
 	have_status = status_lookup(r->status, &si);
-	have_rule = rules_match(rules, a, RULES_DIAGNOSTIC, text, strlen(text),
-	    r->status, r->reply_code, r->address, &m);
+	have_rule = rules_match(
+	    rules, a, RULES_DIAGNOSTIC, text, strlen(text), &subj, &m);
 	if (have_rule && (m.user || m.force)) {
 		set_rule_evidence(a, r, &m);
 	} else if (have_status && si.firm) {
@@ -240,15 +269,12 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		 * mailbox) are exempt.
 		 */
 		if (r->reason == CLASSIFY_R_USERUNKNOWN && !m.rcptstage &&
-		    !(have_status && (si.reason == CLASSIFY_R_USERUNKNOWN ||
-		                         strcmp(r->status + 1, ".2.1") == 0)) &&
-		    (smtp_command(text, r->address) == NULL ||
-		        strcmp(smtp_command(text, r->address), "RCPT") != 0)) {
+		    !(have_status && si.reason == CLASSIFY_R_USERUNKNOWN) &&
+		    (r->command == NULL || strcmp(r->command, "DATA") == 0)) {
 			r->reason = CLASSIFY_R_FILTERED;
-			r->evidence.what = m.user
-			                       ? "user rule (not at RCPT: "
-			                         "filtered)"
-			                       : "rule (not at RCPT: filtered)";
+			r->evidence.what = arena_printf(a, "%s (%s: filtered)",
+			    m.user ? "user rule" : "rule",
+			    r->command != NULL ? "after DATA" : "not at RCPT");
 		}
 	} else if (have_status && si.reason != CLASSIFY_R_UNDEFINED &&
 	           !si.vague) {
@@ -256,8 +282,16 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		r->evidence.kind = CLASSIFY_EV_STATUS;
 		r->evidence.what =
 		    arena_printf(a, "status %s (RFC 3463)", r->status);
+	} else if (ctx[0] != '\0' && rules_match(rules, a, RULES_DIAGNOSTIC,
+	                                 ctx, strlen(ctx), &subj, &m)) {
+		/* The notice says what the diagnostic does not. */
+		set_rule_evidence(a, r, &m);
+		r->evidence.what =
+		    m.user ? "user rule (notice text)" : "rule (notice text)";
 	} else if (rules_match(rules, a, RULES_FALLBACK, text, strlen(text),
-	               r->status, r->reply_code, r->address, &m)) {
+	               &subj, &m) ||
+	           (ctx[0] != '\0' && rules_match(rules, a, RULES_FALLBACK, ctx,
+	                                  strlen(ctx), &subj, &m))) {
 		/* Generic wordings, read only when nothing said more. */
 		set_rule_evidence(a, r, &m);
 	} else if (have_status && si.reason != CLASSIFY_R_UNDEFINED) {

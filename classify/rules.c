@@ -39,8 +39,9 @@ struct rule {
 	enum classify_bounce_type bounce_type;
 	char status_cond[16]; /* "" = any; "5.7.1" exact; "5.7." prefix */
 	char code_cond[4];    /* "" = any; "550"; "55x"; "5xx" */
-	char *rcpt_cond;      /* recipient domain (or parent domain), or NULL */
-	char *set_status;     /* status the rule implies, or NULL */
+	char *rcpt_cond;      /* recipient domains (comma-separated), or NULL */
+	char *mta_cond;   /* mail server domains (comma-separated), or NULL */
+	char *set_status; /* status the rule implies, or NULL */
 	bool force;
 	bool rcptstage;
 	bool user;
@@ -163,12 +164,16 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 		} else if (strncmp(tok, "rcpt=", 5) == 0 && tok[5] != '\0' &&
 		           ru.rcpt_cond == NULL) {
 			ru.rcpt_cond = xstrdup(tok + 5);
+		} else if (strncmp(tok, "mta=", 4) == 0 && tok[4] != '\0' &&
+		           ru.mta_cond == NULL) {
+			ru.mta_cond = xstrdup(tok + 4);
 		} else if (strncmp(tok, "setstatus=", 10) == 0 &&
 		           status_valid(tok + 10)) {
 			ru.set_status = xstrdup(tok + 10);
 		} else {
 			free(ru.set_status);
 			free(ru.rcpt_cond);
+			free(ru.mta_cond);
 			return rb_error_set(err, EINVAL,
 			    "%s:%u: bad option '%s'", file, lineno, tok);
 		}
@@ -192,6 +197,7 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 		pcre2_get_error_message(errcode, msg, sizeof(msg));
 		free(ru.set_status);
 		free(ru.rcpt_cond);
+		free(ru.mta_cond);
 		return rb_error_set(err, EINVAL,
 		    "%s:%u: pattern error at offset %zu: %s", file, lineno,
 		    (size_t)erroff, (const char *)msg);
@@ -202,6 +208,7 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 		pcre2_code_free(ru.re);
 		free(ru.set_status);
 		free(ru.rcpt_cond);
+		free(ru.mta_cond);
 		return rb_error_set(err, E2BIG, "%s:%u: more than %d rules",
 		    file, lineno, RULES_MAX_RULES);
 	}
@@ -363,6 +370,7 @@ classify_rules_free(struct classify_rules **rp)
 			pcre2_code_free(r->rules[i][j].re);
 			free(r->rules[i][j].set_status);
 			free(r->rules[i][j].rcpt_cond);
+			free(r->rules[i][j].mta_cond);
 		}
 		free(r->rules[i]);
 	}
@@ -399,23 +407,65 @@ match_cond(const char *cond, const char *value, bool prefix_ok)
 	return value[i] == '\0' || (prefix_ok && cond[i - 1] == '.');
 }
 
-/* Is the recipient's domain dom, or a subdomain of it? */
+/* Is name (a domain or host name) dom or a subdomain of it? */
 static bool
-match_rcpt(const char *dom, const char *rcpt)
+in_domain(const char *name, size_t nl, const char *dom, size_t dl)
 {
-	const char *at, *d;
-	size_t dl, rl;
+	if (nl < dl || g_ascii_strncasecmp(name + nl - dl, dom, dl) != 0)
+		return false;
+	return nl == dl || name[nl - dl - 1] == '.';
+}
 
-	if (dom == NULL)
+/* Is name within one of the comma-separated domains of list? */
+static bool
+in_domains(const char *list, const char *name, size_t nl)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		const char *comma = strchr(p, ',');
+		size_t dl = comma != NULL ? (size_t)(comma - p) : strlen(p);
+
+		if (dl > 0 && in_domain(name, nl, p, dl))
+			return true;
+		p += dl + (comma != NULL ? 1 : 0);
+	}
+	return false;
+}
+
+/* Is the recipient's domain in the list (or a subdomain of one)? */
+static bool
+match_rcpt(const char *list, const char *rcpt)
+{
+	const char *at;
+
+	if (list == NULL)
 		return true;
 	if (rcpt == NULL || (at = strrchr(rcpt, '@')) == NULL)
 		return false;
-	d = at + 1;
-	dl = strlen(dom);
-	rl = strlen(d);
-	if (rl < dl || g_ascii_strcasecmp(d + rl - dl, dom) != 0)
+	return in_domains(list, at + 1, strlen(at + 1));
+}
+
+/* Is one of the host names (space-separated) in the list's domains? */
+static bool
+match_hosts(const char *list, const char *hosts)
+{
+	const char *p = hosts;
+
+	if (list == NULL)
+		return true;
+	if (p == NULL)
 		return false;
-	return rl == dl || d[rl - dl - 1] == '.';
+	while (*p != '\0') {
+		size_t n = strcspn(p, " ");
+
+		if (n > 0 && in_domains(list, p, n))
+			return true;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
 }
 
 static void
@@ -426,9 +476,10 @@ md_destroy(void *p)
 
 bool
 rules_match(const struct classify_rules *rules, struct classify_arena *a,
-    enum rules_section sec, const char *text, size_t len, const char *status,
-    const char *code, const char *rcpt, struct rule_match *m_r)
+    enum rules_section sec, const char *text, size_t len,
+    const struct rule_subject *subj, struct rule_match *m_r)
 {
+	static const struct rule_subject none;
 	void **slot;
 	pcre2_match_data *md;
 	size_t i;
@@ -445,9 +496,12 @@ rules_match(const struct classify_rules *rules, struct classify_arena *a,
 		const struct rule *ru = &rules->rules[sec][i];
 		int rc;
 
-		if (!match_cond(ru->status_cond, status, true) ||
-		    !match_cond(ru->code_cond, code, false) ||
-		    !match_rcpt(ru->rcpt_cond, rcpt))
+		if (subj == NULL)
+			subj = &none;
+		if (!match_cond(ru->status_cond, subj->status, true) ||
+		    !match_cond(ru->code_cond, subj->code, false) ||
+		    !match_rcpt(ru->rcpt_cond, subj->rcpt) ||
+		    !match_hosts(ru->mta_cond, subj->hosts))
 			continue;
 		rc = pcre2_match(
 		    ru->re, (PCRE2_SPTR)text, len, 0, 0, md, rules->mctx);

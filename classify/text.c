@@ -61,6 +61,16 @@ text_icase_find(const char *hay, size_t len, const char *needle)
 	return NULL;
 }
 
+bool
+text_blank(const char *p, const char *e)
+{
+	for (; p < e; p++) {
+		if (*p != ' ' && *p != '\t')
+			return false;
+	}
+	return true;
+}
+
 char *
 text_collapse(struct classify_arena *a, const char *s, size_t len)
 {
