@@ -146,10 +146,11 @@ struct rule_match {
 
 /* What a rule's conditions are tested against; any member may be NULL. */
 struct rule_subject {
-	const char *status; /* enhanced status code, for status= */
-	const char *code;   /* SMTP reply code, for code= */
-	const char *rcpt;   /* recipient address, for rcpt= */
-	const char *hosts;  /* space-separated mail server names, for mta= */
+	const char *status;  /* enhanced status code, for status= */
+	const char *code;    /* SMTP reply code, for code= */
+	const char *rcpt;    /* recipient address, for rcpt= */
+	const char *hosts;   /* space-separated mail server names, for mta= */
+	const char *command; /* SMTP command the failure answered, for cmd= */
 };
 
 /*

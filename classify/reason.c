@@ -233,7 +233,7 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 	const char *text = reason_text(a, r);
 	const char *ctx = r->context != NULL ? r->context : "";
 	const struct rule_subject subj = {
-	    r->status, r->reply_code, r->address, r->hosts};
+	    r->status, r->reply_code, r->address, r->hosts, r->command};
 	struct status_info si;
 	struct rule_match m;
 	bool have_status, have_rule;

@@ -41,6 +41,7 @@ struct rule {
 	char code_cond[4];    /* "" = any; "550"; "55x"; "5xx" */
 	char *rcpt_cond;      /* recipient domains (comma-separated), or NULL */
 	char *mta_cond;   /* mail server domains (comma-separated), or NULL */
+	char cmd_cond[8]; /* "" = any; "RCPT", "DATA", "MAIL", ... */
 	char *set_status; /* status the rule implies, or NULL */
 	bool force;
 	bool rcptstage;
@@ -100,6 +101,21 @@ cond_ok(const char *cond, size_t max)
 			return false;
 	}
 	return true;
+}
+
+/* The SMTP commands reason_smtp_command() reports. */
+static bool
+cmd_ok(const char *v)
+{
+	static const char *const cmds[] = {
+	    "CONN", "EHLO", "MAIL", "RCPT", "DATA"};
+	size_t i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(v, cmds[i]) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* One line: REASON [key=value | force ...] /PATTERN/FLAGS */
@@ -164,6 +180,8 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 		} else if (strncmp(tok, "rcpt=", 5) == 0 && tok[5] != '\0' &&
 		           ru.rcpt_cond == NULL) {
 			ru.rcpt_cond = xstrdup(tok + 5);
+		} else if (strncmp(tok, "cmd=", 4) == 0 && cmd_ok(tok + 4)) {
+			memcpy(ru.cmd_cond, tok + 4, strlen(tok + 4) + 1);
 		} else if (strncmp(tok, "mta=", 4) == 0 && tok[4] != '\0' &&
 		           ru.mta_cond == NULL) {
 			ru.mta_cond = xstrdup(tok + 4);
@@ -501,7 +519,10 @@ rules_match(const struct classify_rules *rules, struct classify_arena *a,
 		if (!match_cond(ru->status_cond, subj->status, true) ||
 		    !match_cond(ru->code_cond, subj->code, false) ||
 		    !match_rcpt(ru->rcpt_cond, subj->rcpt) ||
-		    !match_hosts(ru->mta_cond, subj->hosts))
+		    !match_hosts(ru->mta_cond, subj->hosts) ||
+		    (ru->cmd_cond[0] != '\0' &&
+		        (subj->command == NULL ||
+		            strcmp(ru->cmd_cond, subj->command) != 0)))
 			continue;
 		rc = pcre2_match(
 		    ru->re, (PCRE2_SPTR)text, len, 0, 0, md, rules->mctx);
