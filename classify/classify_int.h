@@ -151,6 +151,8 @@ struct rule_subject {
 	const char *rcpt;    /* recipient address, for rcpt= */
 	const char *hosts;   /* space-separated mail server names, for mta= */
 	const char *command; /* SMTP command the failure answered, for cmd= */
+	/* Only rules of these reasons (bit 1 << reason); 0 = any. */
+	unsigned long long reasons;
 };
 
 /*

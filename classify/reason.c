@@ -226,6 +226,35 @@ reason_text(struct classify_arena *a, struct classify_recipient *r)
 	return d;
 }
 
+/*
+ * A mailbox said to be full, disabled, moved, refusing this size or not
+ * relayed for is a mailbox that exists: such words outrank "user
+ * unknown" (and the filter it hides) and even an x.1.1 code, which
+ * receivers give for any refused recipient ("552 mailbox is over quota
+ * (#5.1.1)").
+ */
+static void
+outrank_userunknown(const struct classify_rules *rules,
+    struct classify_arena *a, struct classify_recipient *r, const char *text,
+    const char *ctx, const struct rule_subject *subj)
+{
+	struct rule_subject s = *subj;
+	struct rule_match m;
+
+	s.reasons =
+	    (1ull << CLASSIFY_R_MAILBOXFULL) |
+	    (1ull << CLASSIFY_R_EMAILTOOLARGE) | (1ull << CLASSIFY_R_SUSPEND) |
+	    (1ull << CLASSIFY_R_HASMOVED) | (1ull << CLASSIFY_R_NORELAYING);
+	if (rules_match(
+	        rules, a, RULES_DIAGNOSTIC, text, strlen(text), &s, &m) ||
+	    (ctx[0] != '\0' && rules_match(rules, a, RULES_DIAGNOSTIC, ctx,
+	                           strlen(ctx), &s, &m))) {
+		set_rule_evidence(a, r, &m);
+		r->evidence.what = m.user ? "user rule (outranks user unknown)"
+		                          : "rule (outranks user unknown)";
+	}
+}
+
 void
 reason_decide(const struct classify_rules *rules, struct classify_arena *a,
     struct classify_recipient *r)
@@ -233,10 +262,10 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 	const char *text = reason_text(a, r);
 	const char *ctx = r->context != NULL ? r->context : "";
 	const struct rule_subject subj = {
-	    r->status, r->reply_code, r->address, r->hosts, r->command};
+	    r->status, r->reply_code, r->address, r->hosts, r->command, 0};
 	struct status_info si;
 	struct rule_match m;
-	bool have_status, have_rule;
+	bool have_status, have_rule, said_unknown = false;
 
 	r->bounce_type = CLASSIFY_BOUNCE_NONE;
 	if (r->action != NULL && (strcmp(r->action, "delivered") == 0 ||
@@ -272,6 +301,7 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		    !(have_status && si.reason == CLASSIFY_R_USERUNKNOWN) &&
 		    (r->command == NULL || strcmp(r->command, "DATA") == 0)) {
 			r->reason = CLASSIFY_R_FILTERED;
+			said_unknown = true;
 			r->evidence.what = arena_printf(a, "%s (%s: filtered)",
 			    m.user ? "user rule" : "rule",
 			    r->command != NULL ? "after DATA" : "not at RCPT");
@@ -315,6 +345,9 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		r->evidence.kind = CLASSIFY_EV_DEFAULT;
 		r->evidence.what = "no status, code or rule matched";
 	}
+	if ((r->reason == CLASSIFY_R_USERUNKNOWN || said_unknown) &&
+	    !(have_rule && m.user))
+		outrank_userunknown(rules, a, r, text, ctx, &subj);
 	if (r->bounce_type == CLASSIFY_BOUNCE_NONE)
 		r->bounce_type =
 		    reason_bounce_type(r->reason, r->status, r->reply_code);

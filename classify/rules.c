@@ -516,6 +516,9 @@ rules_match(const struct classify_rules *rules, struct classify_arena *a,
 
 		if (subj == NULL)
 			subj = &none;
+		if (subj->reasons != 0 &&
+		    (subj->reasons & (1ull << ru->reason)) == 0)
+			continue;
 		if (!match_cond(ru->status_cond, subj->status, true) ||
 		    !match_cond(ru->code_cond, subj->code, false) ||
 		    !match_rcpt(ru->rcpt_cond, subj->rcpt) ||
