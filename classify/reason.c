@@ -266,6 +266,7 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 	struct status_info si;
 	struct rule_match m;
 	bool have_status, have_rule, said_unknown = false;
+	bool delayed = r->action != NULL && strcmp(r->action, "delayed") == 0;
 
 	r->bounce_type = CLASSIFY_BOUNCE_NONE;
 	if (r->action != NULL && (strcmp(r->action, "delivered") == 0 ||
@@ -324,6 +325,14 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 	                                  strlen(ctx), &subj, &m))) {
 		/* Generic wordings, read only when nothing said more. */
 		set_rule_evidence(a, r, &m);
+	} else if (delayed &&
+	           (!have_status || (si.vague && r->status[2] != '6' &&
+	                                r->status[2] != '7'))) {
+		/* Still being retried, with no cause named: the delay is
+		 * the news (a security or content code still says more). */
+		r->reason = CLASSIFY_R_EXPIRED;
+		r->evidence.kind = CLASSIFY_EV_ACTION;
+		r->evidence.what = "Action: delayed, no cause named";
 	} else if (have_status && si.reason != CLASSIFY_R_UNDEFINED) {
 		r->reason = si.reason;
 		r->evidence.kind = CLASSIFY_EV_STATUS;
@@ -334,10 +343,6 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		r->evidence.kind = CLASSIFY_EV_REPLY_CODE;
 		r->evidence.what =
 		    arena_printf(a, "reply code %s", r->reply_code);
-	} else if (r->action != NULL && strcmp(r->action, "delayed") == 0) {
-		r->reason = CLASSIFY_R_UNDEFINED;
-		r->evidence.kind = CLASSIFY_EV_ACTION;
-		r->evidence.what = "Action: delayed";
 	} else {
 		r->reason = (r->status != NULL && r->status[0] != '\0')
 		                ? CLASSIFY_R_ONHOLD

@@ -51,7 +51,7 @@ static const struct status_entry status_table[] = {
     {"4.3", CLASSIFY_R_SYSTEMERROR, false},  /* directory server failure */
     {"4.4", CLASSIFY_R_HOSTUNKNOWN, false},  /* unable to route */
     {"4.5", CLASSIFY_R_SYSTEMFULL, false},   /* congestion */
-    {"4.6", CLASSIFY_R_NETWORKERROR, false}, /* routing loop */
+    {"4.6", CLASSIFY_R_NETWORKERROR, true},  /* routing loop */
     {"4.7", CLASSIFY_R_EXPIRED, true},       /* delivery time expired */
     /* X.5 protocol */
     {"5.0", CLASSIFY_R_SYNTAXERROR, false},
