@@ -19,8 +19,34 @@ dsn_fields(
     struct classify_arena *a, struct span block, struct mime_headers *h_r)
 {
 	struct span rest;
+	const char *p = block.p, *end = block.p + block.len;
+	char *o = arena_alloc(a, block.len * 2 + 1);
+	size_t j = 0;
 
-	mime_parse_headers(a, block, h_r, &rest);
+	/*
+	 * A Diagnostic-Code whose further lines of a multi-line SMTP reply
+	 * are not indented ("550-..." at the start of the line, seen from
+	 * Symantec's MessageLabs): a line that is not "Name: value" continues
+	 * the field above, as if folded.
+	 */
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *e = eol != NULL ? eol + 1 : end;
+		const char *q = p;
+
+		while (q < e &&
+		       ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') ||
+		           (*q >= '0' && *q <= '9') || *q == '-'))
+			q++;
+		if (p != block.p && *p != ' ' && *p != '\t' &&
+		    !(q > p && q < e && *q == ':'))
+			o[j++] = ' ';
+		memcpy(o + j, p, (size_t)(e - p));
+		j += (size_t)(e - p);
+		p = e;
+	}
+	o[j] = '\0';
+	mime_parse_headers(a, (struct span){o, j}, h_r, &rest);
 }
 
 static const char *
@@ -307,6 +333,23 @@ diagnostic_from_notice(
 	buf_free(&b);
 }
 
+/*
+ * A Status that names only the class ("5.0.0") while the notice quotes
+ * the remote server's or the local mailer's precise code (Sendmail's
+ * "554 5.3.0 unknown mailer error 255"): the quoted code says more.
+ */
+static void
+status_from_context(struct classify_ctx *c, struct classify_recipient *r)
+{
+	char code[16];
+
+	if (r->context == NULL || strlen(r->status) != 5 ||
+	    strcmp(r->status + 1, ".0.0") != 0)
+		return;
+	if (text_failure_status(r->context, code) && code[2] != '0')
+		r->status = arena_strdup(c->a, code);
+}
+
 bool
 dsn_read(struct classify_ctx *c)
 {
@@ -353,6 +396,8 @@ dsn_read(struct classify_ctx *c)
 			diagnostic_from_notice(c, &c->rcpts[i], notice);
 	}
 	notice_context(c, notice, before, c->n_rcpts - before);
+	for (i = before; i < c->n_rcpts; i++)
+		status_from_context(c, &c->rcpts[i]);
 	c->v->kind = CLASSIFY_KIND_DSN;
 	return true;
 }
