@@ -371,7 +371,8 @@ classify_message(const struct classify_rules *rules, const unsigned char *msg,
 		 * auto-replied"; and a notice from a mail system that cannot
 		 * be read as a bounce is no person's auto-reply either: it is
 		 * left NotFeedback, for review. */
-		if (!arf_read(&c) && !dsn_read(&c) && !sesjson_read(&c)) {
+		if (!arf_read(&c) && !dsn_read(&c) && !sesjson_read(&c) &&
+		    !mlnotice_read(&c)) {
 			if (from_mail_system(&c))
 				(void)prose_read(&c);
 			else if (!autoreply_read(&c))

@@ -203,7 +203,14 @@ struct span ctx_notice(struct classify_ctx *c);
 /* Find and read the returned/reported message part, if any. */
 void ctx_find_original(struct classify_ctx *c);
 
-/* dsn.c, arf.c, autoreply.c, prose.c: each returns true if it claimed. */
+/* prose.c: s cut where a [returned-message] rule says the copy of the
+ * original starts; *rest_r is the text after the marker line, or empty. */
+struct span prose_cut_returned(
+    struct classify_ctx *c, struct span s, struct span *rest_r);
+
+/* dsn.c, arf.c, autoreply.c, prose.c, mlnotice.c: each returns true if
+ * it claimed the message. */
+bool mlnotice_read(struct classify_ctx *c);
 bool dsn_read(struct classify_ctx *c);
 bool arf_read(struct classify_ctx *c);
 bool autoreply_read(struct classify_ctx *c);

@@ -28,8 +28,8 @@
  * Cut the notice where the returned message begins; *rest_r is the text
  * after the marker line (the returned message inline), or empty.
  */
-static struct span
-cut_returned(struct classify_ctx *c, struct span s, struct span *rest_r)
+struct span
+prose_cut_returned(struct classify_ctx *c, struct span s, struct span *rest_r)
 {
 	size_t off, full = s.len;
 
@@ -284,7 +284,7 @@ prose_read(struct classify_ctx *c)
 	returned = has_returned_part(c);
 	if (xf == NULL && !from_hit && !subj_hit && !returned)
 		return false;
-	notice = cut_returned(c, ctx_notice(c), &rest);
+	notice = prose_cut_returned(c, ctx_notice(c), &rest);
 	/* The body wording is read only when it can decide. */
 	body_hit = (xf == NULL && !(from_hit && subj_hit)) &&
 	           rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
