@@ -193,12 +193,21 @@ scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
 	struct classify_recipient *open = NULL;
 	const char *open_from = NULL;
 	unsigned open_lines = 0;
+	/* "While talking to mx.example.org:" opening a transcript no
+	 * recipient's segment has taken yet: the replies that follow belong
+	 * to the recipient the transcript names next (old Sendmail writes
+	 * ">>> MAIL From: ... <<< 550 ..." before the recipient's line). */
+	const char *talk = NULL;
 
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *e = eol != NULL ? eol : end;
 		const char *at = memchr(p, '@', (size_t)(e - p));
 		const char *addr = NULL;
+
+		if (open == NULL && text_icase_find(p, (size_t)(e - p),
+		                        "while talking to") != NULL)
+			talk = p;
 
 		if (at != NULL) {
 			char *line = arena_strndup(c->a, p, (size_t)(e - p));
@@ -229,8 +238,9 @@ scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
 			if (open == NULL)
 				return;
 			open->address = addr;
-			open_from = p;
+			open_from = talk != NULL ? talk : p;
 			open_lines = 0;
+			talk = NULL;
 		} else if (open != NULL &&
 		           ++open_lines >= PROSE_MAX_DIAG_LINES) {
 			fill_recipient(c, open, lines_text(c, open_from, e));
