@@ -350,6 +350,45 @@ status_from_context(struct classify_ctx *c, struct classify_recipient *r)
 		r->status = arena_strdup(c->a, code);
 }
 
+/*
+ * A mail system's notice that names no address and carries, as the
+ * returned message, another system's DSN (a gateway passing on the
+ * bounce it got): that inner report is the one that says who failed.
+ * *notice_r becomes the inner notice.
+ */
+static struct mime_part *
+wrapped_dsn(struct classify_ctx *c, struct span *notice_r)
+{
+	const char *from = c->v->report_from;
+	struct rule_match m;
+	size_t i;
+
+	if (from == NULL || !rules_match(c->rules, c->a, RULES_BOUNCE_FROM,
+	                        from, strlen(from), NULL, &m))
+		return NULL;
+	for (i = 0; i < c->tree.n; i++) {
+		struct mime_part *part = &c->tree.parts[i];
+
+		if (part->in_message &&
+		    strcmp(part->type, "message/delivery-status") == 0) {
+			size_t j;
+
+			/* Its report's first text part is the inner notice. */
+			for (j = 0; j < c->tree.n; j++) {
+				struct mime_part *t = &c->tree.parts[j];
+
+				if (t->parent == part->parent &&
+				    strcmp(t->type, "text/plain") == 0) {
+					*notice_r = mime_decode(c->a, t);
+					break;
+				}
+			}
+			return part;
+		}
+	}
+	return NULL;
+}
+
 bool
 dsn_read(struct classify_ctx *c)
 {
@@ -369,6 +408,8 @@ dsn_read(struct classify_ctx *c)
 			break;
 		}
 	}
+	if (ds == NULL && memchr(notice.p, '@', notice.len) == NULL)
+		ds = wrapped_dsn(c, &notice);
 	if (ds != NULL) {
 		found = parse_blocks(c, mime_decode(c->a, ds), false);
 		c->v->layout =
