@@ -173,7 +173,7 @@ bool rules_earliest(const struct classify_rules *rules,
 void reason_decide(const struct classify_rules *rules, struct classify_arena *a,
     struct classify_recipient *r);
 /* SMTP command a failure text says it answered, or NULL (see reason.c). */
-const char *reason_smtp_command(const char *text);
+const char *reason_smtp_command(struct classify_arena *a, const char *text);
 enum classify_bounce_type reason_bounce_type(
     enum classify_reason reason, const char *status, const char *code);
 const char *reason_bounce_subtype(

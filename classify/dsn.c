@@ -12,6 +12,8 @@
  */
 #include <string.h>
 
+#include <glib.h>
+
 #include "classify_int.h"
 
 void
@@ -20,30 +22,41 @@ dsn_fields(
 {
 	struct span rest;
 	const char *p = block.p, *end = block.p + block.len;
-	char *o = arena_alloc(a, block.len * 2 + 1);
+	char *o = NULL;
 	size_t j = 0;
 
 	/*
 	 * A Diagnostic-Code whose further lines of a multi-line SMTP reply
 	 * are not indented ("550-..." at the start of the line, seen from
 	 * Symantec's MessageLabs): a line that is not "Name: value" continues
-	 * the field above, as if folded.
+	 * the field above, as if folded.  The block is copied only then.
 	 */
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *e = eol != NULL ? eol + 1 : end;
 		const char *q = p;
 
-		while (q < e &&
-		       ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') ||
-		           (*q >= '0' && *q <= '9') || *q == '-'))
+		while (q < e && (g_ascii_isalnum(*q) || *q == '-'))
 			q++;
-		if (p != block.p && *p != ' ' && *p != '\t' &&
-		    !(q > p && q < e && *q == ':'))
-			o[j++] = ' ';
-		memcpy(o + j, p, (size_t)(e - p));
-		j += (size_t)(e - p);
+		if (o == NULL && p != block.p && *p != ' ' && *p != '\t' &&
+		    !(q > p && q < e && *q == ':')) {
+			/* One space more per line at most. */
+			o = arena_alloc(a, block.len * 2 + 1);
+			j = (size_t)(p - block.p);
+			memcpy(o, block.p, j);
+		}
+		if (o != NULL) {
+			if (p != block.p && *p != ' ' && *p != '\t' &&
+			    !(q > p && q < e && *q == ':'))
+				o[j++] = ' ';
+			memcpy(o + j, p, (size_t)(e - p));
+			j += (size_t)(e - p);
+		}
 		p = e;
+	}
+	if (o == NULL) {
+		mime_parse_headers(a, block, h_r, &rest);
+		return;
 	}
 	o[j] = '\0';
 	mime_parse_headers(a, (struct span){o, j}, h_r, &rest);

@@ -5,7 +5,7 @@
  * servers as much as by the recipient's domain: a company whose mail
  * goes through Mimecast or MessageLabs answers with that filter's codes.
  *
- * Input: the Remote-MTA field, the diagnostic and notice texts (host
+ * Input: the Remote-MTA field, the diagnostic text (host
  * names standing as words, "host mx.example.net[192.0.2.1]", links to a
  * provider's help pages), the Reporting-MTA and the notice's sender
  * domain.  Domains of e-mail addresses are not servers and are skipped.
@@ -119,7 +119,8 @@ ctx_hosts(struct classify_ctx *c, struct classify_recipient *r)
 	buf_init(&h.b, HOSTS_MAX_BYTES);
 	scan(&h, r->remote_mta);
 	scan(&h, r->diagnostic);
-	scan(&h, r->context);
+	/* (The notice text is not scanned: the fields and the diagnostic
+	 * name the servers, and notices are long.) */
 	scan(&h, c->v->reporting_mta);
 	from = text_domain(c->a, text_address(c->a, c->v->report_from));
 	if (from != NULL)

@@ -11,13 +11,16 @@
  * several: only the lines that name the recipient and the lines after
  * them up to a blank line or another recipient's line, so that one
  * recipient's cause never leaks into another's.  Limits: the context is
- * at most CLASSIFY_MAX_DIAGNOSTIC bytes, NOTICE_MAX_SEGMENT_LINES lines per
+ * at most NOTICE_MAX_CONTEXT bytes, NOTICE_MAX_SEGMENT_LINES lines per
  * segment.
  */
 #include <string.h>
 
 #include "classify_int.h"
 
+/* Bytes of notice kept as context: the cause is stated near the top; a
+ * long transcript or a pasted original adds nothing but matching cost. */
+#define NOTICE_MAX_CONTEXT 2048
 /* Lines kept after a line naming the recipient (one SMTP reply's worth). */
 #define NOTICE_MAX_SEGMENT_LINES 8
 
@@ -28,6 +31,7 @@ boilerplate(const char *p, size_t n)
 	static const char *const prefixes[] = {"content-", "this is a mime",
 	    "this is a multi", "this is an auto", "this multi-part", "###",
 	    "***", "--", "mime-version:"};
+	const char *dash;
 	size_t i;
 
 	while (n > 0 && (*p == ' ' || *p == '\t')) {
@@ -42,8 +46,11 @@ boilerplate(const char *p, size_t n)
 	}
 	/* Sendmail's section titles ("----- Transcript of session
 	 * follows -----") introduce text, they are not text. */
-	return text_icase_find(p, n, "--- the follow") != NULL ||
-	       text_icase_find(p, n, "--- transcript") != NULL;
+	dash = memchr(p, '-', n);
+	return dash != NULL && (size_t)(p + n - dash) > 3 &&
+	       memcmp(dash, "---", 3) == 0 &&
+	       (text_icase_find(p, n, "--- the follow") != NULL ||
+	           text_icase_find(p, n, "--- transcript") != NULL);
 }
 
 /* Does the line name another recipient of the report than self? */
@@ -86,7 +93,7 @@ whole(struct classify_ctx *c, struct span notice)
 	const char *p = notice.p, *end = notice.p + notice.len;
 	struct buf b;
 
-	buf_init(&b, CLASSIFY_MAX_DIAGNOSTIC);
+	buf_init(&b, NOTICE_MAX_CONTEXT);
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *e = eol != NULL ? eol : end;
@@ -110,7 +117,7 @@ segments(struct classify_ctx *c, struct span notice, size_t first, size_t n,
 	unsigned open = 0; /* lines left in the current segment */
 	struct buf b;
 
-	buf_init(&b, CLASSIFY_MAX_DIAGNOSTIC);
+	buf_init(&b, NOTICE_MAX_CONTEXT);
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *e = eol != NULL ? eol : end;

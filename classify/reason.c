@@ -154,44 +154,73 @@ has_word(const char *text, const char *w)
 	return false;
 }
 
-const char *
-reason_smtp_command(const char *text)
+/* Lower-case phrases naming a stage, and the stage they name. */
+static const struct {
+	const char *phrase;
+	const char *command;
+} stage_phrases[] = {
+    /* Exim and Postfix. */
+    {"end of data", "DATA"},
+    /* qmail-remote's own sentences name the stage in words. */
+    {"failed after i sent the message", "DATA"},
+    {"does not like recipient", "RCPT"},
+    {"rcpt to", "RCPT"},
+    {"but sender was rejected", "MAIL"},
+    {"after mail from", "MAIL"},
+    {"but my name was rejected", "EHLO"},
+    {"but greeting failed", "EHLO"},
+    {"after initial connection", "CONN"},
+    {"connection greeting", "CONN"},
+};
+
+/* Stages from the earliest to the latest of a session. */
+static int
+stage_rank(const char *cmd)
 {
-	size_t n = strlen(text);
+	static const char *const order[] = {
+	    "CONN", "EHLO", "MAIL", "RCPT", "DATA"};
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		if (strcmp(order[i], cmd) == 0)
+			return i;
+	}
+	return -1;
+}
+
+const char *
+reason_smtp_command(struct classify_arena *a, const char *text)
+{
+	const char *best = NULL;
+	char *lower;
+	size_t i;
 
 	/*
 	 * MTAs write the command in capitals in their transcripts and
 	 * notes ("(in reply to RCPT TO command)" Postfix, ">>> DATA"
-	 * Sendmail, "SMTP:RCPT" ...).  When several appear, the latest stage
-	 * of the session is the one that failed: a transcript that got as far
-	 * as DATA was refused there.  Exim writes "after end of data" and
-	 * "after initial connection" in lower case.
+	 * Sendmail, "SMTP:RCPT" ...); Exim ("after end of data") and qmail
+	 * ("does not like recipient") say it in words.  When several appear,
+	 * the latest stage of the session is the one that failed: a
+	 * transcript that got as far as DATA was refused there.
 	 */
-	if (has_word(text, "DATA") ||
-	    text_icase_find(text, n, "end of data") != NULL ||
-	    text_icase_find(text, n, "failed after i sent the message") != NULL)
+	if (has_word(text, "DATA"))
 		return "DATA";
-	/* qmail-remote's own sentences name the stage in words. */
-	if (text_icase_find(text, n, "does not like recipient") != NULL)
-		return "RCPT";
-	if (text_icase_find(text, n, "but sender was rejected") != NULL)
-		return "MAIL";
-	if (text_icase_find(text, n, "but my name was rejected") != NULL ||
-	    text_icase_find(text, n, "but greeting failed") != NULL)
-		return "EHLO";
-	if (has_word(text, "RCPT") ||
-	    text_icase_find(text, n, "rcpt to") != NULL)
-		return "RCPT";
-	if (strstr(text, "MAIL FROM") != NULL ||
-	    strstr(text, "MAIL From") != NULL ||
-	    text_icase_find(text, n, "after mail from") != NULL)
-		return "MAIL";
-	if (has_word(text, "EHLO") || has_word(text, "HELO"))
-		return "EHLO";
-	if (text_icase_find(text, n, "after initial connection") != NULL ||
-	    text_icase_find(text, n, "connection greeting") != NULL)
-		return "CONN";
-	return NULL;
+	if (has_word(text, "RCPT"))
+		best = "RCPT";
+	else if (strstr(text, "MAIL FROM") != NULL ||
+	         strstr(text, "MAIL From") != NULL)
+		best = "MAIL";
+	else if (has_word(text, "EHLO") || has_word(text, "HELO"))
+		best = "EHLO";
+	lower = text_lower(a, text);
+	for (i = 0; i < sizeof(stage_phrases) / sizeof(stage_phrases[0]); i++) {
+		const char *cmd = stage_phrases[i].command;
+
+		if ((best == NULL || stage_rank(cmd) > stage_rank(best)) &&
+		    strstr(lower, stage_phrases[i].phrase) != NULL)
+			best = cmd;
+	}
+	return best;
 }
 
 static enum classify_reason
@@ -220,9 +249,9 @@ reason_text(struct classify_arena *a, struct classify_recipient *r)
 
 	if (r->status_note != NULL)
 		d = arena_printf(a, "%s %s", d, r->status_note);
-	r->command = reason_smtp_command(d);
+	r->command = reason_smtp_command(a, d);
 	if (r->command == NULL && r->context != NULL)
-		r->command = reason_smtp_command(r->context);
+		r->command = reason_smtp_command(a, r->context);
 	return d;
 }
 
