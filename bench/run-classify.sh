@@ -1,7 +1,8 @@
 #!/bin/sh
 # Compare single-thread classification throughput: rebound (bench_classify)
 # against Sisimai (bench/sisimai-bench.pl), one after the other, on the same
-# files in the same run, and check the target: rebound >= 10x Sisimai.
+# files in the same run, and check the target: rebound >= 10x Sisimai in
+# messages per CPU second (wall-clock rates are printed too).
 #
 # Usage: bench/run-classify.sh [BUILD_DIR] [CORPUS_DIR]
 #   BUILD_DIR   default: build (relative to the project root); configured
@@ -60,20 +61,29 @@ echo "== sisimai: $root/bench/sisimai-bench.pl --seconds $seconds $corpus"
 perl "$root/bench/sisimai-bench.pl" --seconds "$seconds" "$corpus" |
     tee "$tmp/sisimai"
 
+# Both are single-threaded; the target is judged on messages per CPU
+# second, which a busy shared machine does not skew the way it skews two
+# wall-clock rates taken one after the other.  Wall-clock rates are shown
+# too.
 r=$(sed -n 's/^rebound_msgs_per_s=//p' "$tmp/rebound")
 s=$(sed -n 's/^sisimai_msgs_per_s=//p' "$tmp/sisimai")
-if [ -z "$r" ] || [ -z "$s" ]; then
+rc=$(sed -n 's/^rebound_msgs_per_cpu_s=//p' "$tmp/rebound")
+sc=$(sed -n 's/^sisimai_msgs_per_cpu_s=//p' "$tmp/sisimai")
+if [ -z "$r" ] || [ -z "$s" ] || [ -z "$rc" ] || [ -z "$sc" ]; then
 	echo "run-classify: a benchmark printed no figure" >&2
 	exit 1
 fi
 echo "== result"
-awk -v r="$r" -v s="$s" -v t="$target" 'BEGIN {
-	ratio = s > 0 ? r / s : 0
-	printf("rebound:  %.0f messages/s\n", r)
-	printf("sisimai:  %.0f messages/s\n", s)
-	printf("ratio:    %.1fx (target >= %dx): %s\n", ratio, t,
+awk -v r="$r" -v s="$s" -v rc="$rc" -v sc="$sc" -v t="$target" 'BEGIN {
+	wall = s > 0 ? r / s : 0
+	ratio = sc > 0 ? rc / sc : 0
+	printf("rebound:  %.0f messages/s (%.0f per CPU second)\n", r, rc)
+	printf("sisimai:  %.0f messages/s (%.0f per CPU second)\n", s, sc)
+	printf("ratio:    %.1fx per CPU second, %.1fx wall clock " \
+	    "(target >= %dx): %s\n", ratio, wall, t,
 	    ratio >= t ? "MET" : "NOT MET")
 	printf("classify_speedup=%.2f\n", ratio)
+	printf("classify_speedup_wall=%.2f\n", wall)
 	exit ratio >= t ? 0 : 3
 }' && exit 0
 rc=$?
