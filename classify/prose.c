@@ -277,7 +277,7 @@ prose_read(struct classify_ctx *c)
 	const char *xf = mime_header_get(c->a, c->top, "X-Failed-Recipients");
 	struct rule_match m;
 	struct span notice, rest;
-	bool from_hit, subj_hit, body_hit, returned;
+	bool from_hit, subj_hit, body_hit, returned, weak;
 	const char **failed = NULL;
 	size_t n_failed = 0, i, before = c->n_rcpts;
 
@@ -304,6 +304,16 @@ prose_read(struct classify_ctx *c)
 	if (!(xf != NULL || (from_hit && (subj_hit || body_hit)) ||
 	        (subj_hit && body_hit) || (returned && body_hit)))
 		return false;
+	/* Mail sent to a list or by a newsletter, and not by a mail system:
+	 * a person or a publisher writing about bounces, not a bounce. */
+	if (!from_hit && xf == NULL &&
+	    (mime_header_raw(c->top, "List-Unsubscribe") != NULL ||
+	        mime_header_raw(c->top, "List-Id") != NULL))
+		return false;
+	/* Only the subject and the wording agree: unless the notice names
+	 * someone it failed for or returns a message, it is prose about a
+	 * bounce rather than a bounce. */
+	weak = !from_hit && xf == NULL && !returned;
 	ctx_find_original(c);
 	inline_original(c, rest);
 	if (xf != NULL) {
@@ -332,6 +342,10 @@ prose_read(struct classify_ctx *c)
 			fill_recipient(c, r,
 			    lines_text(c, notice.p, notice.p + notice.len));
 		}
+	}
+	if (c->n_rcpts == before && weak && rest.len == 0) {
+		memset(&v->original, 0, sizeof(v->original));
+		return false;
 	}
 	if (c->n_rcpts == before) {
 		/* A bounce whose recipient cannot be found: keep it as an
