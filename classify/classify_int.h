@@ -142,6 +142,7 @@ struct rule_match {
 	const char *file;
 	unsigned line;
 	struct span matched;
+	const char *stage; /* the rule's cmd= condition, or NULL */
 };
 
 /* What a rule's conditions are tested against; any member may be NULL. */

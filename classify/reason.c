@@ -126,6 +126,9 @@ set_rule_evidence(struct classify_arena *a, struct classify_recipient *r,
 	r->evidence.rule_line = m->line;
 	r->evidence.matched = text_valid_utf8(a, m->matched.p, m->matched.len);
 	r->evidence.what = m->user ? "user rule" : "rule";
+	if (m->stage != NULL)
+		r->evidence.what = arena_printf(
+		    a, "%s (refused at %s)", r->evidence.what, m->stage);
 	if (m->status != NULL && (r->status == NULL || r->status[0] == '\0'))
 		r->status = m->status;
 	if (m->bounce_type != CLASSIFY_BOUNCE_NONE)
@@ -171,6 +174,12 @@ static const struct {
     {"but greeting failed", "EHLO"},
     {"after initial connection", "CONN"},
     {"connection greeting", "CONN"},
+    /* Gmail's older notices: the state of its SMTP client. */
+    {"(state 13)", "EHLO"},
+    {"(state 14)", "RCPT"},
+    {"(state 15)", "DATA"},
+    {"(state 17)", "DATA"},
+    {"(state 18)", "DATA"},
 };
 
 /* Stages from the earliest to the latest of a session. */

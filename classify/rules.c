@@ -785,6 +785,8 @@ rules_match(const struct classify_rules *rules, struct classify_arena *a,
 			m_r->rcptstage = ru->rcptstage;
 			m_r->file = ru->file;
 			m_r->line = ru->line;
+			m_r->stage =
+			    ru->cmd_cond[0] != '\0' ? ru->cmd_cond : NULL;
 			if (ov[0] <= ov[1] && ov[1] <= len) {
 				m_r->matched.p = text + ov[0];
 				m_r->matched.len = ov[1] - ov[0];
