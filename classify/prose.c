@@ -194,9 +194,10 @@ scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
 	const char *open_from = NULL;
 	unsigned open_lines = 0;
 	/* "While talking to mx.example.org:" opening a transcript no
-	 * recipient's segment has taken yet: the replies that follow belong
-	 * to the recipient the transcript names next (old Sendmail writes
-	 * ">>> MAIL From: ... <<< 550 ..." before the recipient's line). */
+	 * recipient's segment has taken yet, or Lotus Notes' "Failure
+	 * Reasons" section: the lines that follow belong to the recipient
+	 * named next (old Sendmail writes ">>> MAIL From: ... <<< 550 ..."
+	 * before the recipient's line, Notes the reason above the address). */
 	const char *talk = NULL;
 
 	while (p < end) {
@@ -205,8 +206,10 @@ scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
 		const char *at = memchr(p, '@', (size_t)(e - p));
 		const char *addr = NULL;
 
-		if (open == NULL && text_icase_find(p, (size_t)(e - p),
-		                        "while talking to") != NULL)
+		if (open == NULL && (text_icase_find(p, (size_t)(e - p),
+		                         "while talking to") != NULL ||
+		                        text_icase_find(p, (size_t)(e - p),
+		                            "failure reasons") != NULL))
 			talk = p;
 
 		if (at != NULL) {

@@ -10,11 +10,14 @@
  *      recipient (r->context, see notice.c);
  *   6. a [diagnostic-fallback] rule (generic wordings);
  *   7. a vague status code (x.N.0, x.7.1), the reply code alone;
- *   8. nothing: onhold when a failure had a status, else undefined.
+ *   8. nothing: expired for a delay naming no cause; onhold when the
+ *      failure had a status or a text, else undefined.
  * The evidence kept says which of these decided, for --explain.
  * bounceType then follows from the reason (DESIGN.md).
  */
 #include <string.h>
+
+#include <glib.h>
 
 #include "classify_int.h"
 
@@ -264,6 +267,27 @@ reason_text(struct classify_arena *a, struct classify_recipient *r)
 	return d;
 }
 
+/* Does the text hold a word (two letters, or any non-ASCII) beside the
+ * address itself? */
+static bool
+says_something(const char *text, const char *addr)
+{
+	size_t al = addr != NULL ? strlen(addr) : 0;
+	const char *p = text;
+
+	while (*p != '\0') {
+		if (al > 0 && g_ascii_strncasecmp(p, addr, al) == 0) {
+			p += al;
+			continue;
+		}
+		if ((unsigned char)*p >= 0x80 ||
+		    (g_ascii_isalpha(p[0]) && g_ascii_isalpha(p[1])))
+			return true;
+		p++;
+	}
+	return false;
+}
+
 /*
  * A mailbox said to be full, disabled, moved, refusing this size or not
  * relayed for is a mailbox that exists: such words outrank "user
@@ -382,7 +406,12 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		r->evidence.what =
 		    arena_printf(a, "reply code %s", r->reply_code);
 	} else {
-		r->reason = (r->status != NULL && r->status[0] != '\0')
+		/* A failure that says something no rule knows is on hold
+		 * (for review); one that says nothing, or names no one (the
+		 * whole notice is then only the banner), is undefined. */
+		r->reason = ((r->status != NULL && r->status[0] != '\0') ||
+		                (r->address != NULL && r->address[0] != '\0' &&
+		                    says_something(text, r->address)))
 		                ? CLASSIFY_R_ONHOLD
 		                : CLASSIFY_R_UNDEFINED;
 		r->evidence.kind = CLASSIFY_EV_DEFAULT;
