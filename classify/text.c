@@ -149,7 +149,12 @@ text_address(struct classify_arena *a, const char *s)
 			break;
 		at = memchr(lt, '@', (size_t)(gt - lt));
 		if (at != NULL) {
-			st = lt + 1;
+			/* The innermost '<': "<<< 550 <a@b>..." is <a@b>. */
+			const char *in = at;
+
+			while (in > lt && in[-1] != '<')
+				in--;
+			st = in;
 			en = gt;
 			while (st < en && (*st == ' '))
 				st++;
