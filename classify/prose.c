@@ -71,7 +71,7 @@ inline_original(struct classify_ctx *c, struct span rest)
 }
 
 static bool
-excluded(struct classify_ctx *c, const char *addr)
+excluded(struct classify_ctx *c, const char *addr, bool self_ok)
 {
 	const struct classify_verdict *v = c->v;
 	const char *lp_end = strchr(addr, '@');
@@ -88,9 +88,33 @@ excluded(struct classify_ctx *c, const char *addr)
 		return true;
 	if (to != NULL && g_ascii_strcasecmp(to, addr) == 0)
 		return true;
-	if (v->original.from_addr != NULL &&
+	if (!self_ok && v->original.from_addr != NULL &&
 	    g_ascii_strcasecmp(v->original.from_addr, addr) == 0)
 		return true;
+	return false;
+}
+
+/*
+ * "For further assistance, please contact <support@example.net>": an
+ * address the notice gives for help, after words inviting the reader to
+ * write, is no recipient.
+ */
+static bool
+contact_address(const char *line, const char *addr)
+{
+	static const char *const invites[] = {"contact", "send mail to",
+	    "write to", "reply to", "questions to", "assistance"};
+	size_t n = strlen(line), i;
+	const char *at = text_icase_find(line, n, addr);
+
+	if (at == NULL)
+		return false;
+	for (i = 0; i < sizeof(invites) / sizeof(invites[0]); i++) {
+		const char *w = text_icase_find(line, n, invites[i]);
+
+		if (w != NULL && w < at)
+			return true;
+	}
 	return false;
 }
 
@@ -185,7 +209,7 @@ lines_text(struct classify_ctx *c, const char *from, const char *to)
 
 static void
 scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
-    size_t n_failed)
+    size_t n_failed, bool self_ok)
 {
 	const char *p = notice.p, *end = notice.p + notice.len;
 	size_t before = c->n_rcpts;
@@ -217,8 +241,9 @@ scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
 
 			addr = text_address(c->a, line);
 			if (addr != NULL &&
-			    (excluded(c, addr) ||
-			        header_like(line, strlen(line))))
+			    (excluded(c, addr, self_ok) ||
+			        header_like(line, strlen(line)) ||
+			        contact_address(line, addr)))
 				addr = NULL;
 			if (addr != NULL && n_failed > 0) {
 				size_t i;
@@ -333,7 +358,10 @@ prose_read(struct classify_ctx *c)
 				failed[n_failed++] = a;
 		}
 	}
-	scan_recipients(c, notice, failed, n_failed);
+	scan_recipients(c, notice, failed, n_failed, false);
+	/* Nobody but the original sender named: a message to oneself. */
+	if (c->n_rcpts == before && v->original.from_addr != NULL)
+		scan_recipients(c, notice, failed, n_failed, true);
 	/* Listed in X-Failed-Recipients but not named in the text. */
 	for (i = 0; i < n_failed; i++) {
 		if (!already(c, before, failed[i])) {
