@@ -211,6 +211,40 @@ read_message_block(struct classify_ctx *c, const struct mime_headers *h)
 	}
 }
 
+/*
+ * Where a second recipient starts inside one block: MTAs that forget the
+ * blank line between recipients (AOL's relays) write "Final-Recipient:"
+ * twice in a row.  The cut comes before the second one, or before the
+ * "Original-Recipient:" just above it.  NULL when the block holds one.
+ */
+static const char *
+next_recipient(const char *start, const char *end)
+{
+	const char *p = start, *prev_field = NULL;
+	bool seen = false;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *e = eol != NULL ? eol : end;
+		size_t n = (size_t)(e - p);
+
+		if (text_istarts(p, n, "Final-Recipient:")) {
+			if (seen)
+				return prev_field != NULL &&
+				               text_istarts(prev_field,
+				                   (size_t)(end - prev_field),
+				                   "Original-Recipient:")
+				           ? prev_field
+				           : p;
+			seen = true;
+		}
+		if (*p != ' ' && *p != '\t')
+			prev_field = p;
+		p = eol != NULL ? eol + 1 : end;
+	}
+	return NULL;
+}
+
 /* Parse "Name: value" blocks of text; true if a recipient was found. */
 static bool
 parse_blocks(struct classify_ctx *c, struct span body, bool inline_text)
@@ -244,6 +278,12 @@ parse_blocks(struct classify_ctx *c, struct span body, bool inline_text)
 		bend = q;
 		if (bend <= start)
 			break;
+		{
+			const char *cut = next_recipient(start, bend);
+
+			if (cut != NULL)
+				bend = cut;
+		}
 		dsn_fields(
 		    c->a, (struct span){start, (size_t)(bend - start)}, &h);
 		if (is_recipient_block(&h))
