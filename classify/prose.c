@@ -104,15 +104,15 @@ contact_address(const char *line, const char *addr)
 {
 	static const char *const invites[] = {"contact", "send mail to",
 	    "write to", "reply to", "questions to", "assistance"};
-	size_t n = strlen(line), i;
-	const char *at = text_icase_find(line, n, addr);
+	const char *at = text_icase_find(line, strlen(line), addr);
+	size_t before, i;
 
 	if (at == NULL)
 		return false;
+	/* Only the words before the address count. */
+	before = (size_t)(at - line);
 	for (i = 0; i < sizeof(invites) / sizeof(invites[0]); i++) {
-		const char *w = text_icase_find(line, n, invites[i]);
-
-		if (w != NULL && w < at)
+		if (text_icase_find(line, before, invites[i]) != NULL)
 			return true;
 	}
 	return false;
