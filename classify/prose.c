@@ -97,22 +97,42 @@ excluded(struct classify_ctx *c, const char *addr, bool self_ok)
 /*
  * "For further assistance, please contact <support@example.net>": an
  * address the notice gives for help, after words inviting the reader to
- * write, is no recipient.
+ * write, is no recipient.  next is the line after (the Japanese verb
+ * may be wrapped onto it), or NULL.
  */
+/* Length of the line starting at p (up to its LF or end). */
+static size_t
+line_len(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	return (size_t)((nl != NULL ? nl : end) - p);
+}
+
 static bool
-contact_address(const char *line, const char *addr)
+contact_address(const char *line, const char *next, const char *addr)
 {
 	static const char *const invites[] = {"contact", "send mail to",
 	    "write to", "reply to", "questions to", "assistance"};
+	/* "get in touch", "inquiries" (Japanese). */
+	static const char *const invites_after[] = {"\xe9\x80\xa3\xe7\xb5\xa1",
+	    "\xe5\x95\x8f\xe3\x81\x84\xe5\x90\x88\xe3\x82\x8f\xe3\x81\x9b"};
 	const char *at = text_icase_find(line, strlen(line), addr);
 	size_t before, i;
 
 	if (at == NULL)
 		return false;
-	/* Only the words before the address count. */
+	/* Only the words before the address count; Japanese puts the verb
+	 * after it ("<support@...> へご連絡ください"), so those count
+	 * anywhere. */
 	before = (size_t)(at - line);
 	for (i = 0; i < sizeof(invites) / sizeof(invites[0]); i++) {
 		if (text_icase_find(line, before, invites[i]) != NULL)
+			return true;
+	}
+	for (i = 0; i < sizeof(invites_after) / sizeof(invites_after[0]); i++) {
+		if (strstr(line, invites_after[i]) != NULL ||
+		    (next != NULL && strstr(next, invites_after[i]) != NULL))
 			return true;
 	}
 	return false;
@@ -243,7 +263,11 @@ scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
 			if (addr != NULL &&
 			    (excluded(c, addr, self_ok) ||
 			        header_like(line, strlen(line)) ||
-			        contact_address(line, addr)))
+			        contact_address(line,
+			            eol != NULL ? arena_strndup(c->a, eol + 1,
+			                              line_len(eol + 1, end))
+			                        : NULL,
+			            addr)))
 				addr = NULL;
 			if (addr != NULL && n_failed > 0) {
 				size_t i;
@@ -389,8 +413,8 @@ prose_read(struct classify_ctx *c)
 		fill_recipient(
 		    c, r, lines_text(c, notice.p, notice.p + notice.len));
 	}
-	/* A recipient segment naming no cause: read the whole notice,
-	 * once for all such recipients. */
+	/* The one recipient's segment naming no cause: read the whole
+	 * notice (some MTAs state the cause above the address). */
 	{
 		struct classify_recipient whole;
 		bool have_whole = false;
@@ -400,8 +424,11 @@ prose_read(struct classify_ctx *c)
 
 			ctx_hosts(c, r);
 			reason_decide(c->rules, c->a, r);
-			if (r->reason == CLASSIFY_R_UNDEFINED ||
-			    r->reason == CLASSIFY_R_ONHOLD) {
+			/* Only a notice about one recipient: with several, the
+			 * rest of the notice is the others' causes. */
+			if (c->n_rcpts - before == 1 &&
+			    (r->reason == CLASSIFY_R_UNDEFINED ||
+			        r->reason == CLASSIFY_R_ONHOLD)) {
 				struct classify_recipient copy;
 
 				if (!have_whole) {
