@@ -44,6 +44,7 @@ struct rule {
 	/* A lower-case literal every match contains, or NULL: a text
 	 * without it is skipped without running the pattern. */
 	char *need;
+	bool has_cond;    /* any of the conditions above is set */
 	char *set_status; /* status the rule implies, or NULL */
 	bool force;
 	bool rcptstage;
@@ -362,6 +363,9 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 	/* JIT when available; the interpreter is the fallback. */
 	(void)pcre2_jit_compile(ru.re, PCRE2_JIT_COMPLETE);
 	ru.need = required_literal(slash + 1, (opts & PCRE2_EXTENDED) != 0);
+	ru.has_cond = ru.status_cond[0] != '\0' || ru.code_cond[0] != '\0' ||
+	              ru.rcpt_cond != NULL || ru.mta_cond != NULL ||
+	              ru.cmd_cond[0] != '\0';
 	if (r->total >= RULES_MAX_RULES) {
 		pcre2_code_free(ru.re);
 		free(ru.set_status);
@@ -747,17 +751,18 @@ rules_match(const struct classify_rules *rules, struct classify_arena *a,
 		if (subj->reasons != 0 &&
 		    (subj->reasons & (1ull << ru->reason)) == 0)
 			continue;
-		if (!match_cond(ru->status_cond, subj->status, true) ||
-		    !match_cond(ru->code_cond, subj->code, false) ||
-		    (ru->rcpt_cond != NULL &&
-		        !match_rcpt(ru->rcpt_cond,
-		            rdom != NULL
-		                ? rdom
-		                : (rdom = rcpt_domain(a, subj->rcpt)))) ||
-		    !match_hosts(ru->mta_cond, subj->hosts) ||
-		    (ru->cmd_cond[0] != '\0' &&
-		        (subj->command == NULL ||
-		            strcmp(ru->cmd_cond, subj->command) != 0)))
+		if (ru->has_cond &&
+		    (!match_cond(ru->status_cond, subj->status, true) ||
+		        !match_cond(ru->code_cond, subj->code, false) ||
+		        (ru->rcpt_cond != NULL &&
+		            !match_rcpt(ru->rcpt_cond,
+		                rdom != NULL
+		                    ? rdom
+		                    : (rdom = rcpt_domain(a, subj->rcpt)))) ||
+		        !match_hosts(ru->mta_cond, subj->hosts) ||
+		        (ru->cmd_cond[0] != '\0' &&
+		            (subj->command == NULL ||
+		                strcmp(ru->cmd_cond, subj->command) != 0))))
 			continue;
 		if (ru->need != NULL) {
 			/* Lower-cased once per call, for the literal tests. */
