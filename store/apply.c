@@ -247,9 +247,9 @@ insert_message(struct store *st, const struct item *it, time_t now,
 		return -1;
 	(void)sqlite3_bind_int64(s, 1, *id_r);
 	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
-	(void)sqlite3_bind_int(s, 3, it->encoding);
+	(void)sqlite3_bind_int(s, 3, (int)it->encoding);
 	(void)sqlite3_bind_int64(s, 4, (sqlite3_int64)it->len);
-	if (it->encoding == 1)
+	if (it->encoding != RAW_AS_IS)
 		(void)sqlite3_bind_blob64(
 		    s, 5, it->raw, it->raw_len, SQLITE_STATIC);
 	else

@@ -2,7 +2,7 @@
  * ingest: the pipeline from message bytes to committed rows.
  *
  *   feeder (the caller) --> ring of slots --> N prep workers (classify,
- *   dedupe key, deflate, JSON; no writes) --> one committer (apply.c,
+ *   dedupe key, compression, JSON; no writes) --> one committer (apply.c,
  *   in input order, one transaction per batch of new messages)
  *
  * The ring has STORE_QUEUE_SLOTS_PER_WORKER slots per worker and at most
@@ -311,7 +311,7 @@ ingest_free(struct store_ingest *ing)
 	for (i = 0; i < (ing->n_workers ? ing->n_workers : 1); i++) {
 		struct prep_ctx *pc = &ing->ctxs[i];
 
-		raw_deflater_free(&pc->deflater);
+		raw_compressor_free(&pc->compressor);
 		sqlite3_finalize(pc->dup);
 		if (pc->ro != NULL)
 			(void)sqlite3_close(pc->ro);
@@ -367,7 +367,7 @@ store_ingest_begin(struct store *st, const struct classify_rules *rules,
 		pc->rules = rules;
 		pc->known = ing->known;
 		pc->now = now;
-		pc->deflater = raw_deflater_new();
+		pc->compressor = raw_compressor_new();
 		pc->owner = ing;
 		if (ing->n_workers > 0)
 			open_ro(st, pc);

@@ -2,7 +2,7 @@
  * prep: everything about one message that needs no database writes, so
  * that it runs in the classifier threads: the dedupe key (and a look at
  * the committed messages, to skip the work for a duplicate), the
- * verdict, the attribution, the raw bytes deflated, and one events row
+ * verdict, the attribution, the raw bytes compressed, and one events row
  * per recipient with its SES-shaped JSON, in which rebound.identity,
  * rebound.attribution, rebound.trusted and rebound.geo are set.  An
  * event with several recipients gives one row each, whose JSON lists
@@ -46,7 +46,7 @@ item_clear(struct item *it)
 	it->dup = 0;
 	it->dup_checked = 0;
 	it->raw_len = 0;
-	it->encoding = 0;
+	it->encoding = RAW_AS_IS;
 }
 
 void
@@ -456,12 +456,12 @@ prep_item(struct prep_ctx *pc, struct item *it)
 	it->time = v->report_time;
 	if (it->time <= 0 || it->time > pc->now + PREP_MAX_FUTURE)
 		it->time = pc->now;
-	it->encoding = 0;
+	it->encoding = RAW_AS_IS;
 	if (pc->conf->compress &&
-	    raw_deflate(pc->deflater, it->msg, it->len, &it->raw, &it->raw_cap,
-	        &it->raw_len) == 0 &&
+	    raw_compress(pc->compressor, it->msg, it->len, &it->raw,
+	        &it->raw_cap, &it->raw_len) == 0 &&
 	    it->raw_len < it->len)
-		it->encoding = 1;
+		it->encoding = RAW_ZSTD;
 	csrc.file = it->src.file;
 	csrc.index = it->src.index;
 	csrc.session = NULL;

@@ -1,87 +1,105 @@
 /*
  * raw: the feedback message as it arrived, kept for retention.raw days
- * and retrievable by event or message id.  Deflated (RFC 1951) with
- * GLib's GZlibCompressor, which gio (a dependency of gmime) already
- * brings, at level 1: mail text shrinks to about 40 % at ~90 MB/s, while
- * level 6 gains 2 % for twice the time.  One compressor per thread,
- * reset per message.  Decompression knows the original size (stored),
- * so it is one call into one buffer, and a corrupt blob is an error.
+ * and retrievable by event or message id.  Compressed with Zstandard
+ * (RFC 8878) at level 1 by the classifier threads: feedback mail shrinks
+ * to about 42 % of its size at ~220 MB/s, 20 us of a 4.4 KB message on
+ * the reference machine, where zlib's level 1 (GLib's GZlibCompressor)
+ * gave the same ratio at 49 MB/s, as long as classifying it.  libzstd
+ * is already on every system that has librdkafka.  One context per
+ * thread, reused.  Encodings of raw_messages.encoding: 0 as is, 1 raw
+ * deflate (RFC 1951, rows of earlier rebound versions: still read), 2
+ * a Zstandard frame.  Decompression knows the original size (stored), so
+ * it is one call into one buffer, and a corrupt blob is an error.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gio/gio.h>
+#include <zstd.h>
 
 #include "store_int.h"
 
-/* zlib level: see above. */
-#define RAW_LEVEL 1
-/* Worst-case growth of deflate: 5 bytes per 16 KB stored block, plus
- * the end; zlib's deflateBound() adds about the same. */
-#define RAW_BOUND(n) ((n) + (n) / 1000 + 64)
+/* zstd level: see above (level 3 gains 1 % for 40 % more time). */
+#define RAW_ZSTD_LEVEL 1
 
-struct raw_deflater {
-	GZlibCompressor *z;
+struct raw_compressor {
+	ZSTD_CCtx *z;
 };
 
-struct raw_deflater *
-raw_deflater_new(void)
+struct raw_compressor *
+raw_compressor_new(void)
 {
-	struct raw_deflater *d = xcalloc(1, sizeof(*d));
+	struct raw_compressor *c = xcalloc(1, sizeof(*c));
 
-	d->z = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_RAW, RAW_LEVEL);
-	return d;
+	c->z = ZSTD_createCCtx();
+	if (c->z == NULL)
+		rb_panic("ZSTD_createCCtx: out of memory");
+	/* The size is in the row; a checksum would only repeat what
+	 * SQLite's own page integrity gives. */
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(
+	        c->z, ZSTD_c_compressionLevel, RAW_ZSTD_LEVEL)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c->z, ZSTD_c_checksumFlag, 0)))
+		rb_panic("ZSTD_CCtx_setParameter failed");
+	return c;
 }
 
 void
-raw_deflater_free(struct raw_deflater **dp)
+raw_compressor_free(struct raw_compressor **cp)
 {
-	struct raw_deflater *d = dp != NULL ? *dp : NULL;
+	struct raw_compressor *c = cp != NULL ? *cp : NULL;
 
-	if (d == NULL)
+	if (c == NULL)
 		return;
-	g_object_unref(d->z);
-	free(d);
-	*dp = NULL;
+	ZSTD_freeCCtx(c->z);
+	free(c);
+	*cp = NULL;
 }
 
 int
-raw_deflate(struct raw_deflater *d, const unsigned char *in, size_t len,
+raw_compress(struct raw_compressor *c, const unsigned char *in, size_t len,
     unsigned char **out, size_t *cap, size_t *out_len)
 {
-	size_t need = RAW_BOUND(len), off = 0, done = 0;
+	size_t need = ZSTD_compressBound(len), n;
 
+	if (ZSTD_isError(need))
+		return -1;
 	if (*cap < need) {
 		free(*out);
 		*out = xmalloc(need);
 		*cap = need;
 	}
-	g_converter_reset(G_CONVERTER(d->z));
-	for (;;) {
-		GConverterResult r;
-		GError *gerr = NULL;
-		gsize rd = 0, wr = 0;
-
-		r = g_converter_convert(G_CONVERTER(d->z), in + off, len - off,
-		    *out + done, *cap - done, G_CONVERTER_INPUT_AT_END, &rd,
-		    &wr, &gerr);
-		if (r == G_CONVERTER_ERROR) {
-			g_clear_error(&gerr);
-			return -1;
-		}
-		off += rd;
-		done += wr;
-		if (r == G_CONVERTER_FINISHED)
-			break;
-		if (rd == 0 && wr == 0)
-			return -1; /* no progress: the bound was wrong */
-	}
-	*out_len = done;
+	n = ZSTD_compress2(c->z, *out, *cap, in, len);
+	if (ZSTD_isError(n))
+		return -1;
+	*out_len = n;
 	return 0;
 }
 
-int
+static int
+raw_unzstd(const unsigned char *in, size_t len, size_t size,
+    unsigned char **out_r, struct rb_error *err)
+{
+	unsigned char *out = xmalloc(size + 1);
+	size_t n = ZSTD_decompress(out, size, in, len);
+
+	if (ZSTD_isError(n) || n != size) {
+		if (ZSTD_isError(n))
+			rb_error_set(
+			    err, EIO, "raw message: %s", ZSTD_getErrorName(n));
+		else
+			rb_error_set(err, EIO,
+			    "raw message: %zu bytes, %zu expected", n, size);
+		free(out);
+		return -1;
+	}
+	out[size] = '\0';
+	*out_r = out;
+	return 0;
+}
+
+/* Encoding 1: raw deflate, with GLib's zlib converter. */
+static int
 raw_inflate(const unsigned char *in, size_t len, size_t size,
     unsigned char **out_r, struct rb_error *err)
 {
@@ -158,16 +176,19 @@ store_raw_get(struct store *st, int64_t id, int by_event,
 		const unsigned char *blob = sqlite3_column_blob(s, 2);
 		size_t blen = (size_t)sqlite3_column_bytes(s, 2);
 
-		if (size < 0 || (enc == 0 && (size_t)size != blen) || enc < 0 ||
-		    enc > 1) {
+		if (size < 0 || (enc == RAW_AS_IS && (size_t)size != blen) ||
+		    enc < RAW_AS_IS || enc > RAW_ZSTD) {
 			rb_error_set(err, EIO,
 			    "%s: raw message %lld: bad "
 			    "row",
 			    st->path, (long long)id);
 			found = -1;
-		} else if (enc == 1) {
-			found = raw_inflate(
-			            blob, blen, (size_t)size, data_r, err) < 0
+		} else if (enc != RAW_AS_IS) {
+			found = (enc == RAW_DEFLATE
+			                ? raw_inflate(blob, blen, (size_t)size,
+			                      data_r, err)
+			                : raw_unzstd(blob, blen, (size_t)size,
+			                      data_r, err)) < 0
 			            ? -1
 			            : 1;
 		} else {

@@ -102,19 +102,6 @@ const char *col_text(sqlite3_stmt *s, int i);
 int migrate_run(sqlite3 *db, const char *path, struct rb_error *err) RB_WUR;
 int migrate_latest(void);
 
-/* sha256.c: SHA-256, incremental; the SHA extensions when the CPU has
- * them, unless portable is set (tests compare the two). */
-struct sha256 {
-	uint32_t h[8];
-	unsigned char buf[64];
-	size_t n;
-	uint64_t len;
-	int shani;
-};
-void sha256_init(struct sha256 *c, int portable);
-void sha256_update(struct sha256 *c, const void *p, size_t len);
-void sha256_final(struct sha256 *c, unsigned char out[32]);
-
 /* dedupe.c: SHA-256 of msg from its first non-trace header, CRLF as LF. */
 void dedupe_key(
     const unsigned char *msg, size_t len, unsigned char key_r[STORE_KEY_LEN]);
@@ -137,16 +124,15 @@ void providers_free(struct providers **p);
 /* "Gmail", "Microsoft", ... or "Other"; never NULL. */
 const char *providers_lookup(const struct providers *p, const char *domain);
 
-/* raw.c: deflate (RFC 1951) with GLib's zlib converter. */
-struct raw_deflater;
-struct raw_deflater *raw_deflater_new(void);
-void raw_deflater_free(struct raw_deflater **d);
+/* raw.c: raw_messages.encoding values, and Zstandard compression. */
+enum raw_encoding { RAW_AS_IS = 0, RAW_DEFLATE = 1, RAW_ZSTD = 2 };
+struct raw_compressor;
+struct raw_compressor *raw_compressor_new(void);
+void raw_compressor_free(struct raw_compressor **c);
 /* Compress in into *out (grown as needed, *cap its size); *out_len is
- * the compressed size.  0, or -1 when zlib fails. */
-int raw_deflate(struct raw_deflater *d, const unsigned char *in, size_t len,
+ * the compressed size.  0, or -1 when zstd fails. */
+int raw_compress(struct raw_compressor *c, const unsigned char *in, size_t len,
     unsigned char **out, size_t *cap, size_t *out_len) RB_WUR;
-int raw_inflate(const unsigned char *in, size_t len, size_t size,
-    unsigned char **out_r, struct rb_error *err) RB_WUR;
 
 /* Known identities (with sends), for ENVID/Feedback-ID attribution. */
 struct idset;
@@ -204,9 +190,9 @@ struct item {
 	struct classify_verdict v;
 	struct attrib_result at;
 	time_t time;
-	unsigned char *raw; /* deflated message, when encoding 1 */
+	unsigned char *raw; /* compressed message, when encoding RAW_ZSTD */
 	size_t raw_len, raw_cap;
-	int encoding; /* 0 as is (msg), 1 deflate (raw) */
+	enum raw_encoding encoding; /* RAW_AS_IS: the bytes are msg */
 	struct item_row *rows;
 	size_t n_rows, cap_rows;
 	const char *review_why; /* static, or NULL */
@@ -219,7 +205,7 @@ struct prep_ctx {
 	const struct classify_rules *rules;
 	const struct idset *known;
 	time_t now;
-	struct raw_deflater *deflater;
+	struct raw_compressor *compressor;
 	sqlite3 *ro;       /* read-only connection, or NULL */
 	sqlite3_stmt *dup; /* on ro, or on the store's own (sync) */
 	void *owner;       /* the ingest running this context */
