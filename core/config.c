@@ -38,7 +38,7 @@ struct config_key {
 static const struct config_key config_keys[] = {
 	{"store.db", "rebound.db",
 	    "SQLite database file (--db overrides)"},
-	{"store.batch_size", "1000",
+	{"store.batch_size", "5000",
 	    "new feedback messages per transaction"},
 	{"store.busy_timeout", "5s",
 	    "how long to wait for a database locked by another process"},

@@ -210,7 +210,6 @@ static int
 insert_message(struct store *st, const struct item *it, time_t now,
     int64_t *id_r, struct rb_error *err)
 {
-	const struct classify_verdict *v = &it->v;
 	sqlite3_stmt *s = store_stmt(st, STMT_MSG_INSERT, err);
 
 	if (s == NULL)
@@ -218,14 +217,14 @@ insert_message(struct store *st, const struct item *it, time_t now,
 	(void)sqlite3_bind_blob(s, 1, it->key, STORE_KEY_LEN, SQLITE_STATIC);
 	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
 	(void)sqlite3_bind_int64(s, 3, (sqlite3_int64)it->time);
-	(void)bind_text(s, 4, kind_name(v->kind));
-	(void)bind_text_null(s, 5, v->layout);
-	(void)bind_text_null(s, 6, v->feedback_id);
+	(void)bind_text(s, 4, kind_name(it->kind));
+	(void)bind_text_null(s, 5, it->layout);
+	(void)bind_text_null(s, 6, it->feedback_id);
 	(void)bind_text_null(s, 7, it->at.identity);
 	(void)bind_text(s, 8, it->at.attribution);
 	(void)sqlite3_bind_int(s, 9, it->at.trusted);
-	(void)bind_text_null(s, 10, v->report_subject);
-	(void)bind_text_null(s, 11, v->report_from);
+	(void)bind_text_null(s, 10, it->subject);
+	(void)bind_text_null(s, 11, it->from);
 	(void)bind_text_null(s, 12, it->source);
 	(void)sqlite3_bind_int64(s, 13, (sqlite3_int64)it->len);
 	if (sqlite3_step(s) != SQLITE_DONE) {

@@ -23,10 +23,10 @@
  * one page more often than at 4 KiB; measured ~15 % faster ingest. */
 #define STORE_PAGE_SIZE 8192
 /* STORE_WAL_CHECKPOINT_PAGES (store_int.h), 64 MiB at 8 KiB: each
- * checkpoint costs an fsync, which dominated ingest at SQLite's default
- * of 1000 pages.  The WAL is truncated back to this after a checkpoint.
- * (A checkpointer thread of its own was tried: on two cores it cost
- * more than it saved, and a busy writer never lets the WAL restart.) */
+ * checkpoint costs two fsyncs, which dominated ingest at SQLite's
+ * default of 1000 pages.  The WAL is truncated back to this after a
+ * checkpoint.  During an ingest a thread of its own checkpoints (ckpt.c);
+ * otherwise SQLite's automatic checkpoint does. */
 
 /* clang-format off */
 static const char *const stmt_sql[STMT_COUNT] = {
@@ -488,8 +488,11 @@ store_open(const struct config *cfg, struct store **st_r, struct rb_error *err)
 		goto fail;
 	}
 	st->path = xstrdup(path);
+	/* NOMUTEX: a handle is used by one thread at a time (store.h), so
+	 * the connection's own mutex was pure cost, 6 % of a committer. */
 	if (sqlite3_open_v2(path, &st->db,
-	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	            SQLITE_OPEN_NOMUTEX,
 	        NULL) != SQLITE_OK) {
 		if (st->db == NULL)
 			rb_error_set(err, ENOMEM, "%s: out of memory", path);

@@ -14,8 +14,11 @@
 
 #include "store/store.h"
 
-/* WAL pages between automatic checkpoints (store.c). */
+/* WAL pages between checkpoints (store.c, ckpt.c). */
 #define STORE_WAL_CHECKPOINT_PAGES 8192
+/* WAL pages past which the committer checkpoints itself (ckpt.c): the
+ * checkpointer thread fell behind.  256 MiB at 8 KiB pages. */
+#define STORE_WAL_MAX_PAGES (4 * STORE_WAL_CHECKPOINT_PAGES)
 /* SHA-256 digest: the dedupe key of a message. */
 #define STORE_KEY_LEN 32
 /* "path#index" kept as the source of a message. */
@@ -161,9 +164,10 @@ struct item_row {
 	const char *type_name;   /* static */
 	const char *reason;      /* static, or NULL */
 	const char *bounce_name; /* static, or NULL */
-	const char *recipient;   /* as reported (verdict arena), or NULL */
+	/* Strings in the item's strs (see item_detach), or NULL. */
+	const char *recipient;           /* as reported */
 	char address[STORE_MAX_ADDRESS]; /* normalised; "" if malformed */
-	const char *status;              /* verdict arena, or NULL */
+	const char *status;
 	const char *feedback_type;
 	char *json; /* malloc'd */
 };
@@ -186,8 +190,15 @@ struct item {
 	unsigned char key[STORE_KEY_LEN];
 	int dup;         /* known committed at prep time */
 	int dup_checked; /* looked up on the committing connection */
-	int classified;  /* v holds a verdict */
+	int classified;  /* v holds a verdict (during prep only) */
 	struct classify_verdict v;
+	/* What the committer needs of the verdict, copied into strs at the
+	 * end of prep so that the verdict's arena is freed by the worker:
+	 * an item waiting for its commit holds no arena. */
+	enum classify_kind kind;
+	const char *layout, *feedback_id, *subject, *from;
+	char *strs; /* malloc'd, strs_cap bytes, reused */
+	size_t strs_cap;
 	struct attrib_result at;
 	time_t time;
 	unsigned char *raw; /* compressed message, when encoding RAW_ZSTD */
@@ -206,13 +217,17 @@ struct prep_ctx {
 	const struct idset *known;
 	time_t now;
 	struct raw_compressor *compressor;
-	sqlite3 *ro;       /* read-only connection, or NULL */
-	sqlite3_stmt *dup; /* on ro, or on the store's own (sync) */
-	void *owner;       /* the ingest running this context */
+	sqlite3 *ro;            /* read-only connection, or NULL */
+	sqlite3_stmt *dup;      /* on ro, or on the store's own (sync) */
+	unsigned snapshot_left; /* look-ups left in ro's read transaction */
+	void *owner;            /* the ingest running this context */
 };
 
 /* prep.c */
 void prep_item(struct prep_ctx *pc, struct item *it);
+/* End the read transaction of pc->ro (before a worker waits for work:
+ * an idle reader must not hold the WAL back). */
+void prep_idle(struct prep_ctx *pc);
 /* The classifier's event JSON with rebound.identity, .attribution and
  * .trusted set, spliced as text; NULL when js is not as expected.
  * Caller frees with free(). */
@@ -220,6 +235,15 @@ char *prep_patch_json(const char *js, const struct attrib_result *at);
 /* Free what prep made (rows' JSON, the verdict); keeps buffers. */
 void item_clear(struct item *it);
 void item_free(struct item *it);
+
+/* ckpt.c: the checkpointer thread of an ingest (none, *c_r NULL, for a
+ * database in memory).  -1 when it cannot start: SQLite's automatic
+ * checkpoint then stays. */
+struct ckpt;
+int ckpt_start(struct store *st, struct ckpt **c_r, struct rb_error *err);
+/* Checkpoints the thread ran (for tests). */
+uint64_t ckpt_runs(struct ckpt *c);
+void ckpt_stop(struct ckpt **c);
 
 /* apply.c: write an item; counts into sum.  -1 on a database error. */
 struct apply_batch;
