@@ -31,6 +31,8 @@ int cmd_review(int argc, char **argv);
 extern const char cmd_review_usage[];
 int cmd_verp(int argc, char **argv);
 extern const char cmd_verp_usage[];
+int cmd_serve(int argc, char **argv);
+extern const char cmd_serve_usage[];
 
 /*
  * The store commands' --db FILE and --config FILE (NULL: not given).
@@ -47,6 +49,9 @@ struct cli_store_opts {
 };
 int cli_store_open(const char *cmd, const struct cli_store_opts *o,
     struct config **cfg_r, struct store **st_r);
+/* The config part of cli_store_open() alone (config_free() it). */
+int cli_config_load(
+    const char *cmd, const struct cli_store_opts *o, struct config **cfg_r);
 void cli_store_close(struct config **cfg, struct store **st);
 
 /* The built-in data directory (rules, samples); never NULL. */

@@ -58,8 +58,8 @@ const char cmd_ingest_usage[] =
 /* ---- shared by the store commands ------------------------------------ */
 
 int
-cli_store_open(const char *cmd, const struct cli_store_opts *o,
-    struct config **cfg_r, struct store **st_r)
+cli_config_load(
+    const char *cmd, const struct cli_store_opts *o, struct config **cfg_r)
 {
 	const char *path = o->config;
 	struct config *cfg = NULL;
@@ -93,6 +93,19 @@ cli_store_open(const char *cmd, const struct cli_store_opts *o,
 			return -1;
 		}
 	}
+	*cfg_r = cfg;
+	return 0;
+}
+
+int
+cli_store_open(const char *cmd, const struct cli_store_opts *o,
+    struct config **cfg_r, struct store **st_r)
+{
+	struct config *cfg = NULL;
+	struct rb_error err = {0};
+
+	if (cli_config_load(cmd, o, &cfg) < 0)
+		return -1;
 	if (store_open(cfg, st_r, &err) < 0) {
 		fprintf(stderr, "rebound %s: %s\n", cmd, err.msg);
 		config_free(&cfg);

@@ -30,6 +30,8 @@ static const struct cli_command commands[] = {
         cmd_review},
     {"verp", "build and read signed VERP return paths", cmd_verp_usage,
         cmd_verp},
+    {"serve", "run the SMTP feedback server and the pipeline", cmd_serve_usage,
+        cmd_serve},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -81,6 +81,18 @@ int parse_u64(const char *s, uint64_t *v_r) RB_WUR;
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 void log_set_level(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...) RB_PRINTF(2, 3);
+/* A line longer than this is cut (log_msg formats into a stack buffer). */
+#define LOG_LINE_MAX 4096
+/*
+ * Send every line at or above the level to fn instead of stderr (a
+ * daemon's log file or JSON lines); fn NULL: back to stderr.  fn gets
+ * the formatted line without a newline and may be called by any thread
+ * at once.  Set before threads start.
+ */
+typedef void log_sink_fn(enum log_level level, const char *line, void *ctx);
+void log_set_sink(log_sink_fn *fn, void *ctx);
+/* "debug", "info", "warn", "error". */
+const char *log_level_name(enum log_level level);
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

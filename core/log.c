@@ -1,12 +1,16 @@
 /*
- * Logging to stderr, one line per call, with a level filter.  The
- * classifier never logs (it is pure); the deciding layer logs once.
+ * Logging to stderr, one line per call, with a level filter, or to a
+ * sink set by the daemon (a log file, JSON lines).  The classifier
+ * never logs (it is pure); the deciding layer logs once.
  */
 #include <stdio.h>
 
 #include "core.h"
 
 static enum log_level log_min = LOG_INFO;
+static log_sink_fn *log_sink;
+static void *log_sink_ctx;
+static const char *const log_names[] = {"debug", "info", "warn", "error"};
 
 void
 log_set_level(enum log_level level)
@@ -15,14 +19,35 @@ log_set_level(enum log_level level)
 }
 
 void
+log_set_sink(log_sink_fn *fn, void *ctx)
+{
+	log_sink = fn;
+	log_sink_ctx = ctx;
+}
+
+const char *
+log_level_name(enum log_level level)
+{
+	return level <= LOG_ERROR ? log_names[level] : "error";
+}
+
+void
 log_msg(enum log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = {"debug", "info", "warn", "error"};
 	va_list ap;
 
 	if (level < log_min)
 		return;
-	fprintf(stderr, "rebound: %s: ", names[level]);
+	if (log_sink != NULL) {
+		char line[LOG_LINE_MAX];
+
+		va_start(ap, fmt);
+		(void)vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		log_sink(level, line, log_sink_ctx);
+		return;
+	}
+	fprintf(stderr, "rebound: %s: ", log_names[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

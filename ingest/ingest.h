@@ -2,7 +2,8 @@
  * ingest: where feedback messages come from.  The mailbox readers: a
  * single message file, a Maildir (new/ then cur/), a directory of
  * message files, an mbox file (streamed: memory stays bounded by the
- * largest message, never the mailbox), or "-" for one message on stdin.
+ * largest message, never the mailbox), or "-" for one message on stdin;
+ * a watcher of Maildirs for the daemon (maildir_watch.c).
  * And the SMTP feedback server (the MX of the bounce domains) with its
  * spool, in the second half of this header.
  */
@@ -38,6 +39,27 @@ typedef int ingest_message_fn(const struct ingest_message *m, void *ctx);
 typedef void ingest_error_fn(const struct rb_error *err, void *ctx);
 int ingest_read_path(const char *path, ingest_message_fn *fn,
     ingest_error_fn *on_error, void *ctx) RB_WUR;
+
+/*
+ * Watch Maildirs (each with new/ and cur/) with inotify, in one thread:
+ * every message in new/ (those there at start, then each one delivered)
+ * is read and handed with others in batches to fn; once fn returns 0
+ * the messages are stored for good and are moved to cur/ ("NAME:2,").
+ * fn returning -1 (err set) keeps them in new/ for a retry after a
+ * back-off.  fn is called from the watcher's thread; msgs are borrowed
+ * for the call.  Returns 0, or -1 with err set (not a Maildir, inotify
+ * unavailable).  Stop with maildir_watch_stop().
+ */
+typedef int maildir_store_fn(const struct ingest_message *msgs, size_t n,
+    void *ctx, struct rb_error *err);
+struct maildir_watch;
+int maildir_watch_start(const char *const *dirs, size_t n, maildir_store_fn *fn,
+    void *ctx, struct maildir_watch **w_r, struct rb_error *err) RB_WUR;
+/* Messages stored (and moved) so far; any thread. */
+uint64_t maildir_watch_stored(struct maildir_watch *w);
+/* Stop after the batch being stored (a scan stops between messages);
+ * free *w and NULL it.  Accepts NULL. */
+void maildir_watch_stop(struct maildir_watch **w);
 
 /*
  * ==== SMTP feedback server ==============================================
@@ -115,6 +137,8 @@ int ingest_read_path(const char *path, ingest_message_fn *fn,
 /* Seconds a graceful stop lets sessions finish (smtp_server_stop). */
 #define SMTP_DEFAULT_STOP_TIMEOUT 10u
 
+struct smtp_txn;
+
 /*
  * Settings of the server (a 0 or NULL field takes the default above).
  * Strings are borrowed: they must outlive the server or session using
@@ -144,6 +168,11 @@ struct smtp_config {
 	unsigned max_backlog;   /* messages */
 	size_t max_memory;      /* bytes */
 	unsigned deliver_batch; /* messages */
+	/* The transaction log (smtp_listener.c): NULL logs the line of
+	 * smtp_txn_format() at info level; a daemon with JSON logs gives
+	 * its own.  Called from the loop thread. */
+	void (*txn_log)(const struct smtp_txn *t, void *ctx);
+	void *txn_log_ctx;
 };
 
 /* Replace every 0/NULL field of cfg by its default.  Pure. */
@@ -214,6 +243,13 @@ struct smtp_txn {
 };
 /* Called at the end of each transaction; t is borrowed for the call. */
 typedef void smtp_txn_fn(const struct smtp_txn *t, void *ctx);
+/* Longest line smtp_txn_format() writes (100 recipients would be long:
+ * the list is cut with "...(+N)"). */
+#define SMTP_TXN_LINE_MAX 2048
+/* The log line of t: "smtp: session=... client=... helo=... from=<...>
+ * rcpts=<...>,<...> rejected=N size=N queue=ID result="..."", control
+ * octets as '?', cut to outlen.  Pure. */
+void smtp_txn_format(const struct smtp_txn *t, char *out, size_t outlen);
 
 /*
  * A session for a client at client_ip (text), named session_id (both
@@ -407,6 +443,17 @@ struct smtp_server_stats {
  */
 int smtp_server_start(const struct smtp_config *cfg, smtp_deliver_fn *deliver,
     void *ctx, struct smtp_server **srv_r, struct rb_error *err) RB_WUR;
+/*
+ * smtp_server_start() in two steps, for a daemon that binds port 25 as
+ * root and then drops its privileges: smtp_server_listen() checks cfg
+ * and binds (nothing runs yet; no file is touched); smtp_server_run()
+ * opens the spool (replaying it) and starts the threads.  After either
+ * fails, or to give up in between, free with smtp_server_stop().
+ */
+int smtp_server_listen(const struct smtp_config *cfg,
+    struct smtp_server **srv_r, struct rb_error *err) RB_WUR;
+int smtp_server_run(struct smtp_server *srv, smtp_deliver_fn *deliver,
+    void *ctx, struct rb_error *err) RB_WUR;
 /* The address listener i is bound to ("127.0.0.1:2525", "[::1]:2525"),
  * with the port chosen for port 0.  -1 when there is no listener i. */
 int smtp_server_address(

@@ -46,8 +46,6 @@
 #define LISTENER_IP_BUCKETS 1024u
 /* A client address as text, and "[addr]:port". */
 #define LISTENER_ADDR_MAX 64
-/* The transaction log line is cut here (100 recipients would be long). */
-#define LISTENER_LOG_MAX 2048
 /* epoll data of the eventfd; listeners use 0..SMTP_MAX_LISTEN-1, and
  * connections their (never that small) address. */
 #define LISTENER_TAG_EVENTFD ((uint64_t)SMTP_MAX_LISTEN)
@@ -96,6 +94,7 @@ struct smtp_server {
 	time_t started;
 	uint64_t seq;
 	pthread_t loop;
+	int running; /* the loop thread was started */
 	atomic_int stop;
 	unsigned stop_timeout;
 	time_t stop_deadline;
@@ -166,45 +165,58 @@ log_put(char *out, size_t outlen, size_t *off, const char *v)
 	out[*off] = '\0';
 }
 
-static void
-txn_log(const struct smtp_txn *t, void *ctx)
+void
+smtp_txn_format(const struct smtp_txn *t, char *line, size_t len)
 {
-	char line[LISTENER_LOG_MAX], num[64];
+	char num[64];
 	size_t off = 0, i;
 
-	(void)ctx;
+	if (len == 0)
+		return;
 	line[0] = '\0';
-	log_put(line, sizeof(line), &off, "smtp: session=");
-	log_put(line, sizeof(line), &off, t->env->session_id);
-	log_put(line, sizeof(line), &off, " client=");
-	log_put(line, sizeof(line), &off, t->env->client);
-	log_put(line, sizeof(line), &off, " helo=");
-	log_put(line, sizeof(line), &off, t->env->helo);
-	log_put(line, sizeof(line), &off, " from=<");
-	log_put(line, sizeof(line), &off, t->env->mail_from);
-	log_put(line, sizeof(line), &off, "> rcpts=");
+	log_put(line, len, &off, "smtp: session=");
+	log_put(line, len, &off, t->env->session_id);
+	log_put(line, len, &off, " client=");
+	log_put(line, len, &off, t->env->client);
+	log_put(line, len, &off, " helo=");
+	log_put(line, len, &off, t->env->helo);
+	log_put(line, len, &off, " from=<");
+	log_put(line, len, &off, t->env->mail_from);
+	log_put(line, len, &off, "> rcpts=");
 	for (i = 0; i < t->env->n_rcpts; i++) {
-		if (off > sizeof(line) / 2) {
+		if (off > len / 2) {
 			(void)snprintf(
 			    num, sizeof(num), "...(+%zu)", t->env->n_rcpts - i);
-			log_put(line, sizeof(line), &off, num);
+			log_put(line, len, &off, num);
 			break;
 		}
-		log_put(line, sizeof(line), &off, i > 0 ? ",<" : "<");
-		log_put(line, sizeof(line), &off, t->env->rcpts[i].address);
-		log_put(line, sizeof(line), &off, ">");
+		log_put(line, len, &off, i > 0 ? ",<" : "<");
+		log_put(line, len, &off, t->env->rcpts[i].address);
+		log_put(line, len, &off, ">");
 		if (t->env->rcpts[i].verp == SMTP_VERP_UNTRUSTED)
-			log_put(line, sizeof(line), &off, "(untrusted)");
+			log_put(line, len, &off, "(untrusted)");
 	}
 	(void)snprintf(num, sizeof(num), " rejected=%zu size=%llu",
 	    t->n_rejected, (unsigned long long)t->size);
-	log_put(line, sizeof(line), &off, num);
-	log_put(line, sizeof(line), &off, " queue=");
-	log_put(
-	    line, sizeof(line), &off, t->queue_id != NULL ? t->queue_id : "-");
-	log_put(line, sizeof(line), &off, " result=\"");
-	log_put(line, sizeof(line), &off, t->result);
-	log_put(line, sizeof(line), &off, "\"");
+	log_put(line, len, &off, num);
+	log_put(line, len, &off, " queue=");
+	log_put(line, len, &off, t->queue_id != NULL ? t->queue_id : "-");
+	log_put(line, len, &off, " result=\"");
+	log_put(line, len, &off, t->result);
+	log_put(line, len, &off, "\"");
+}
+
+static void
+txn_log(const struct smtp_txn *t, void *ctx)
+{
+	struct smtp_server *srv = ctx;
+	char line[SMTP_TXN_LINE_MAX];
+
+	if (srv->cfg.txn_log != NULL) {
+		srv->cfg.txn_log(t, srv->cfg.txn_log_ctx);
+		return;
+	}
+	smtp_txn_format(t, line, sizeof(line));
 	log_info("%s", line);
 }
 
@@ -545,7 +557,7 @@ accept_one(struct smtp_server *srv, int fd, time_t now)
 	c->fd = fd;
 	(void)snprintf(c->id, sizeof(c->id), "%llx.%llx",
 	    (unsigned long long)srv->started, (unsigned long long)++srv->seq);
-	c->s = smtp_session_new(&srv->cfg, ip, c->id, 0, now, txn_log, NULL);
+	c->s = smtp_session_new(&srv->cfg, ip, c->id, 0, now, txn_log, srv);
 	c->ip = ip_find(srv, ip, 1);
 	c->ip->count++;
 	memset(&ev, 0, sizeof(ev));
@@ -910,11 +922,10 @@ server_free(struct smtp_server *srv)
 }
 
 int
-smtp_server_start(const struct smtp_config *cfg, smtp_deliver_fn *deliver,
-    void *ctx, struct smtp_server **srv_r, struct rb_error *err)
+smtp_server_listen(const struct smtp_config *cfg, struct smtp_server **srv_r,
+    struct rb_error *err)
 {
 	struct smtp_server *srv = xcalloc(1, sizeof(*srv));
-	struct spool_config sc;
 	struct epoll_event ev;
 	size_t i;
 
@@ -933,9 +944,6 @@ smtp_server_start(const struct smtp_config *cfg, smtp_deliver_fn *deliver,
 		rb_error_set(err, EINVAL, "smtp: no spool directory");
 		goto fail;
 	}
-	if (srv->cfg.n_domains == 0)
-		log_warn("smtp: no feedback domain configured: every "
-		         "recipient will be refused");
 	srv->ep = epoll_create1(EPOLL_CLOEXEC);
 	srv->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -954,6 +962,24 @@ smtp_server_start(const struct smtp_config *cfg, smtp_deliver_fn *deliver,
 		if (bind_one(srv, srv->cfg.listen[i], err) < 0)
 			goto fail;
 	}
+	*srv_r = srv;
+	return 0;
+fail:
+	server_free(srv);
+	return -1;
+}
+
+int
+smtp_server_run(struct smtp_server *srv, smtp_deliver_fn *deliver, void *ctx,
+    struct rb_error *err)
+{
+	struct spool_config sc;
+	size_t i;
+
+	rb_assert(srv->spool == NULL && !srv->running);
+	if (srv->cfg.n_domains == 0)
+		log_warn("smtp: no feedback domain configured: every "
+		         "recipient will be refused");
 	memset(&sc, 0, sizeof(sc));
 	sc.dir = srv->cfg.spool_dir;
 	sc.deliver = deliver;
@@ -963,18 +989,29 @@ smtp_server_start(const struct smtp_config *cfg, smtp_deliver_fn *deliver,
 	sc.notify = wake;
 	sc.notify_ctx = srv;
 	if (spool_open(&sc, &srv->spool, err) < 0)
-		goto fail;
-	if (pthread_create(&srv->loop, NULL, loop_main, srv) != 0) {
-		rb_error_set(err, EAGAIN, "smtp: cannot start a thread");
-		goto fail;
-	}
+		return -1;
+	if (pthread_create(&srv->loop, NULL, loop_main, srv) != 0)
+		return rb_error_set(err, EAGAIN, "smtp: cannot start a thread");
+	srv->running = 1;
 	for (i = 0; i < srv->n_listen; i++)
 		log_info("smtp: listening on %s", srv->laddr[i]);
+	return 0;
+}
+
+int
+smtp_server_start(const struct smtp_config *cfg, smtp_deliver_fn *deliver,
+    void *ctx, struct smtp_server **srv_r, struct rb_error *err)
+{
+	struct smtp_server *srv = NULL;
+
+	if (smtp_server_listen(cfg, &srv, err) < 0)
+		return -1;
+	if (smtp_server_run(srv, deliver, ctx, err) < 0) {
+		smtp_server_stop(&srv, 0);
+		return -1;
+	}
 	*srv_r = srv;
 	return 0;
-fail:
-	server_free(srv);
-	return -1;
 }
 
 int
@@ -996,7 +1033,8 @@ smtp_server_get_stats(struct smtp_server *srv, struct smtp_server_stats *st)
 	st->active = atomic_load(&srv->n_active);
 	st->messages = atomic_load(&srv->n_messages);
 	st->timeouts = atomic_load(&srv->n_timeouts);
-	spool_get_stats(srv->spool, &st->spool);
+	if (srv->spool != NULL)
+		spool_get_stats(srv->spool, &st->spool);
 }
 
 void
@@ -1007,10 +1045,12 @@ smtp_server_stop(struct smtp_server **srvp, unsigned timeout)
 
 	if (srv == NULL)
 		return;
-	srv->stop_timeout = timeout;
-	atomic_store(&srv->stop, 1);
-	wake(srv);
-	pthread_join(srv->loop, NULL);
+	if (srv->running) {
+		srv->stop_timeout = timeout;
+		atomic_store(&srv->stop, 1);
+		wake(srv);
+		pthread_join(srv->loop, NULL);
+	}
 	left = t0 + (time_t)timeout - time(NULL);
 	spool_close(&srv->spool, left > 0 ? (unsigned)left * 1000u : 0);
 	server_free(srv);

@@ -137,6 +137,11 @@ static const char *const migrations[] = {
 	") WITHOUT ROWID;"
 	"CREATE INDEX suppression_account_address"
 	"  ON suppression_account(address);",
+	/* 2: the indexes of the HTTP API's event queries (query.c): newest
+	 * first across identities, and by recipient.  Each costs ingest a
+	 * few per cent; paging a million events without them is a scan. */
+	"CREATE INDEX events_time ON events(time);"
+	"CREATE INDEX events_recipient ON events(recipient, time);",
 };
 /* clang-format on */
 

@@ -39,8 +39,8 @@ store_status_name(enum store_status s)
 }
 
 /* First and last hour bucket of the window ending at now. */
-static void
-window_hours(time_t now, uint64_t window, int64_t *h0, int64_t *h1)
+void
+rates_window_hours(time_t now, uint64_t window, int64_t *h0, int64_t *h1)
 {
 	*h1 = (int64_t)now / 3600;
 	*h0 = *h1 - (int64_t)(window / 3600) + 1;
@@ -104,7 +104,7 @@ rates_evaluate(struct store *st, const char *identity, time_t now,
 	int64_t h0, h1, sends, bad[2];
 	int m;
 
-	window_hours(now, th->window, &h0, &h1);
+	rates_window_hours(now, th->window, &h0, &h1);
 	if ((s = store_stmt(st, STMT_WINDOW_SUM, err)) == NULL)
 		return -1;
 	(void)bind_text(s, 1, identity);
@@ -395,9 +395,9 @@ breakdown(struct store *st, const char *identity, int64_t t0, int64_t t1,
 	sqlite3_stmt *s;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, by_provider ? sql_domain : sql_reason,
-	        -1, &s, NULL) != SQLITE_OK)
-		return store_db_error(st, "breakdown", err);
+	if ((s = query_stmt(st, by_provider ? sql_domain : sql_reason, err)) ==
+	    NULL)
+		return -1;
 	(void)bind_text(s, 1, identity);
 	(void)sqlite3_bind_int64(s, 2, t0);
 	(void)sqlite3_bind_int64(s, 3, t1);
@@ -415,7 +415,7 @@ breakdown(struct store *st, const char *identity, int64_t t0, int64_t t1,
 		b->complaints += (uint64_t)sqlite3_column_int64(s, 4);
 		b->total += (uint64_t)sqlite3_column_int64(s, 5);
 	}
-	sqlite3_finalize(s);
+	(void)sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return store_db_error(st, "breakdown", err);
 	if (l->n > 1)
@@ -423,9 +423,9 @@ breakdown(struct store *st, const char *identity, int64_t t0, int64_t t1,
 	return 0;
 }
 
-static int
-identity_stats(struct store *st, const char *identity, int64_t h0, int64_t h1,
-    store_stats_fn *fn, void *ctx, int *stop_r, struct rb_error *err)
+int
+rates_sum(struct store *st, const char *identity, int64_t h0, int64_t h1,
+    struct store_identity_stats *r, struct rb_error *err)
 {
 	static const char sql[] =
 	    "SELECT coalesce(sum(sends), 0), coalesce(sum(hard), 0),"
@@ -434,48 +434,66 @@ identity_stats(struct store *st, const char *identity, int64_t h0, int64_t h1,
 	    " coalesce(sum(auto_replies), 0), coalesce(sum(deliveries), 0),"
 	    " coalesce(sum(delays), 0), coalesce(sum(untrusted), 0)"
 	    " FROM counters WHERE identity = ?1 AND hour BETWEEN ?2 AND ?3";
-	const struct store_thresholds *th = &st->conf.th;
-	struct store_identity_stats r;
-	struct bd_list reasons = {0}, providers = {0};
 	sqlite3_stmt *s;
 	int rc;
 
-	memset(&r, 0, sizeof(r));
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return store_db_error(st, "stats", err);
+	memset(r, 0, sizeof(*r));
+	if ((s = query_stmt(st, sql, err)) == NULL)
+		return -1;
 	(void)bind_text(s, 1, identity);
 	(void)sqlite3_bind_int64(s, 2, h0);
 	(void)sqlite3_bind_int64(s, 3, h1);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		r.sends = (uint64_t)sqlite3_column_int64(s, 0);
-		r.hard = (uint64_t)sqlite3_column_int64(s, 1);
-		r.soft = (uint64_t)sqlite3_column_int64(s, 2);
-		r.undetermined = (uint64_t)sqlite3_column_int64(s, 3);
-		r.complaints = (uint64_t)sqlite3_column_int64(s, 4);
-		r.not_spam = (uint64_t)sqlite3_column_int64(s, 5);
-		r.auto_replies = (uint64_t)sqlite3_column_int64(s, 6);
-		r.deliveries = (uint64_t)sqlite3_column_int64(s, 7);
-		r.delays = (uint64_t)sqlite3_column_int64(s, 8);
-		r.untrusted = (uint64_t)sqlite3_column_int64(s, 9);
+		r->sends = (uint64_t)sqlite3_column_int64(s, 0);
+		r->hard = (uint64_t)sqlite3_column_int64(s, 1);
+		r->soft = (uint64_t)sqlite3_column_int64(s, 2);
+		r->undetermined = (uint64_t)sqlite3_column_int64(s, 3);
+		r->complaints = (uint64_t)sqlite3_column_int64(s, 4);
+		r->not_spam = (uint64_t)sqlite3_column_int64(s, 5);
+		r->auto_replies = (uint64_t)sqlite3_column_int64(s, 6);
+		r->deliveries = (uint64_t)sqlite3_column_int64(s, 7);
+		r->delays = (uint64_t)sqlite3_column_int64(s, 8);
+		r->untrusted = (uint64_t)sqlite3_column_int64(s, 9);
 	}
-	sqlite3_finalize(s);
+	(void)sqlite3_reset(s);
 	if (rc != SQLITE_ROW)
 		return store_db_error(st, "stats", err);
-	r.identity = identity;
-	if (r.sends > 0) {
-		r.bounce_rate = (double)r.hard / (double)r.sends;
-		r.complaint_rate = (double)r.complaints / (double)r.sends;
+	r->identity = identity;
+	rates_finish(&st->conf.th, r);
+	return 0;
+}
+
+void
+rates_finish(const struct store_thresholds *th, struct store_identity_stats *r)
+{
+	r->bounce_rate = r->complaint_rate = 0;
+	if (r->sends > 0) {
+		r->bounce_rate = (double)r->hard / (double)r->sends;
+		r->complaint_rate = (double)r->complaints / (double)r->sends;
 	}
-	r.low_volume = r.sends < th->min_sends || r.sends == 0;
-	if (!r.low_volume) {
-		r.bounce_status = status_of(
-		    r.bounce_rate, th->bounce_warning, th->bounce_critical);
-		r.complaint_status = status_of(r.complaint_rate,
+	r->low_volume = r->sends < th->min_sends || r->sends == 0;
+	r->bounce_status = r->complaint_status = STORE_OK;
+	if (!r->low_volume) {
+		r->bounce_status = status_of(
+		    r->bounce_rate, th->bounce_warning, th->bounce_critical);
+		r->complaint_status = status_of(r->complaint_rate,
 		    th->complaint_warning, th->complaint_critical);
 	}
-	r.status = r.bounce_status > r.complaint_status ? r.bounce_status
-	                                                : r.complaint_status;
+	r->status = r->bounce_status > r->complaint_status
+	                ? r->bounce_status
+	                : r->complaint_status;
+}
+
+static int
+identity_stats(struct store *st, const char *identity, int64_t h0, int64_t h1,
+    store_stats_fn *fn, void *ctx, int *stop_r, struct rb_error *err)
+{
+	struct store_identity_stats r;
+	struct bd_list reasons = {0}, providers = {0};
+
+	if (rates_sum(st, identity, h0, h1, &r, err) < 0)
+		return -1;
 	if (breakdown(st, identity, h0 * 3600, (h1 + 1) * 3600, 0, &reasons,
 	        err) < 0 ||
 	    breakdown(st, identity, h0 * 3600, (h1 + 1) * 3600, 1, &providers,
@@ -513,7 +531,7 @@ store_stats(struct store *st, const char *identity, time_t now, uint64_t window,
 	if (window < 3600)
 		return rb_error_set(
 		    err, EINVAL, "window: at least 1h (counters are hourly)");
-	window_hours(now, window, &h0, &h1);
+	rates_window_hours(now, window, &h0, &h1);
 	if (identity != NULL) {
 		char id[STORE_MAX_IDENTITY];
 
@@ -573,7 +591,7 @@ store_totals(struct store *st, time_t now, uint64_t window,
 
 	if (window == 0)
 		window = st->conf.th.window;
-	window_hours(now, window, &h0, &h1);
+	rates_window_hours(now, window, &h0, &h1);
 	memset(t_r, 0, sizeof(*t_r));
 	if (count_query(st,
 	        "SELECT count(*) FROM events WHERE"
@@ -608,7 +626,7 @@ store_alerts_evaluate(
 	uint64_t count = 0;
 	int rc;
 
-	window_hours(now, st->conf.th.window, &h0, &h1);
+	rates_window_hours(now, st->conf.th.window, &h0, &h1);
 	if (store_begin(st, err) < 0)
 		return -1;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
@@ -643,6 +661,20 @@ store_alerts_evaluate(
 	return 0;
 }
 
+void
+rates_alert_row(sqlite3_stmt *s, struct store_alert *a)
+{
+	a->id = sqlite3_column_int64(s, 0);
+	a->time = (time_t)sqlite3_column_int64(s, 1);
+	a->identity = col_text(s, 2);
+	a->metric = col_text(s, 3);
+	a->from = (enum store_status)sqlite3_column_int(s, 4);
+	a->to = (enum store_status)sqlite3_column_int(s, 5);
+	a->value = sqlite3_column_double(s, 6);
+	a->threshold = sqlite3_column_double(s, 7);
+	a->sends = (uint64_t)sqlite3_column_int64(s, 8);
+}
+
 int
 store_alerts_list(struct store *st, const char *identity, uint64_t limit,
     store_alert_fn *fn, void *ctx, struct rb_error *err)
@@ -662,15 +694,7 @@ store_alerts_list(struct store *st, const char *identity, uint64_t limit,
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct store_alert a;
 
-		a.id = sqlite3_column_int64(s, 0);
-		a.time = (time_t)sqlite3_column_int64(s, 1);
-		a.identity = col_text(s, 2);
-		a.metric = col_text(s, 3);
-		a.from = (enum store_status)sqlite3_column_int(s, 4);
-		a.to = (enum store_status)sqlite3_column_int(s, 5);
-		a.value = sqlite3_column_double(s, 6);
-		a.threshold = sqlite3_column_double(s, 7);
-		a.sends = (uint64_t)sqlite3_column_int64(s, 8);
+		rates_alert_row(s, &a);
 		if (fn(&a, ctx) < 0) {
 			rc = SQLITE_DONE;
 			break;

@@ -27,17 +27,7 @@ store_event_get(struct store *st, int64_t id, store_event_fn *fn, void *ctx,
 	if (rc == SQLITE_ROW) {
 		struct store_event ev;
 
-		ev.id = sqlite3_column_int64(s, 0);
-		ev.message_id = sqlite3_column_int64(s, 1);
-		ev.time = (time_t)sqlite3_column_int64(s, 2);
-		ev.identity = col_text(s, 3);
-		ev.type = col_text(s, 4);
-		ev.reason = col_text(s, 5);
-		ev.bounce_type = col_text(s, 6);
-		ev.recipient = col_text(s, 7);
-		ev.status = col_text(s, 8);
-		ev.trusted = sqlite3_column_int(s, 9);
-		ev.json = col_text(s, 10);
+		query_event_row(s, &ev);
 		(void)fn(&ev, ctx);
 		found = 1;
 	} else if (rc != SQLITE_DONE) {

@@ -539,6 +539,7 @@ store_close(struct store **stp)
 	store_rollback(st);
 	for (i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(st->stmts[i]);
+	query_cache_free(st);
 	if (st->db != NULL)
 		(void)sqlite3_close(st->db);
 	providers_free(&st->providers);

@@ -28,7 +28,7 @@
 #include "core/core.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* RFC 5321 4.5.3.1: 64 octets of local part, 255 of domain, the "@". */
 #define STORE_MAX_ADDRESS 321
 /* An identity is a domain or an address. */
@@ -338,6 +338,172 @@ int store_suppression_export(struct store *st, FILE *fp, enum store_format fmt,
 int store_suppression_import(struct store *st, FILE *fp, const char *name,
     enum store_format fmt, const char *account, time_t now,
     struct store_import_summary *sum_r, struct rb_error *err) RB_WUR;
+
+/* ---- queries of the HTTP API (query.c) ---------------------------------- */
+
+/*
+ * A handle for reading only (PRAGMA query_only; a write fails), for
+ * servers: one per thread, beside the one writer (WAL lets readers run
+ * while it commits).  As store_open otherwise.
+ */
+int store_open_reader(
+    const struct config *cfg, struct store **st_r, struct rb_error *err) RB_WUR;
+/* Did the last failure on st come from the database being locked or
+ * busy beyond store.busy_timeout (worth retrying later)? */
+int store_error_busy(struct store *st);
+/* Run a trivial query: 0 when the database answers, -1 with err. */
+int store_ping(struct store *st, struct rb_error *err) RB_WUR;
+
+/* Rows per call of the paged queries below, at most. */
+#define STORE_MAX_PAGE 10000
+/* Keys examined per paged call at most, whatever the filters, so that a
+ * rare filter over a big table costs bounded time: the call then ends
+ * early with *more_r set and the position reached. */
+#define STORE_MAX_SCAN 200000
+
+/*
+ * Has identity (normalised) ever had sends or feedback (a counters
+ * row)?  1, 0, or -1 on error.
+ */
+int store_identity_known(
+    struct store *st, const char *identity, struct rb_error *err) RB_WUR;
+
+/*
+ * Identities with sends or feedback in the window ending at now (window
+ * 0: rates.window), by name, after `after` (NULL: from the start), with
+ * status `status` (-1: any), at most limit; stats without breakdowns.
+ * *more_r is 1 when there may be more, and then last_r (size
+ * STORE_MAX_IDENTITY) holds the position to go on after (the last
+ * identity examined, which need not be the last one given to fn).
+ */
+int store_identities_page(struct store *st, time_t now, uint64_t window,
+    int status, const char *after, size_t limit, store_stats_fn *fn, void *ctx,
+    int *more_r, char *last_r, struct rb_error *err) RB_WUR;
+
+/* The counters of one hour of one identity. */
+struct store_hour {
+	int64_t hour; /* unix time / 3600 */
+	uint64_t sends, hard, soft, undetermined, complaints, not_spam;
+	uint64_t auto_replies, deliveries, delays, untrusted;
+};
+typedef int store_hour_fn(const struct store_hour *h, void *ctx);
+/* The hours of identity (normalised) in [h0, h1] that have counters,
+ * in order. */
+int store_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
+    store_hour_fn *fn, void *ctx, struct rb_error *err) RB_WUR;
+
+/*
+ * Alerts in force: identity/metric pairs not in ok, by identity and
+ * metric, after (after_identity, after_metric) (NULL: from the start),
+ * of identity only (NULL: all), at most limit.  fn gets the transition
+ * into the current state (id, time = since, value, threshold, sends;
+ * from/to of that transition); *more_r as above.
+ */
+int store_alerts_active(struct store *st, const char *identity,
+    const char *after_identity, const char *after_metric, size_t limit,
+    store_alert_fn *fn, void *ctx, int *more_r, struct rb_error *err) RB_WUR;
+/* Transitions newest first with id < before (0: from the newest). */
+int store_alerts_page(struct store *st, const char *identity, int64_t before,
+    size_t limit, store_alert_fn *fn, void *ctx, int *more_r,
+    struct rb_error *err) RB_WUR;
+
+struct store_suppression_filter {
+	int list;            /* -1 both, else enum store_list */
+	const char *account; /* account-level entries of it only, or NULL */
+	const char *reason;  /* "BOUNCE", "COMPLAINT" or NULL */
+	time_t from, to;     /* since in [from, to); 0: unbounded */
+};
+/* A position in the listing: the last entry given. */
+struct store_suppression_pos {
+	enum store_list list;
+	char account[STORE_MAX_ACCOUNT];
+	char address[STORE_MAX_ADDRESS];
+};
+/*
+ * Entries in force at now matching f, global ones first (by address),
+ * then account-level ones (by account, address), after *after (NULL:
+ * from the start), at most limit.  *more_r as above; *pos_r is the
+ * position to go on after.
+ */
+int store_suppression_page(struct store *st,
+    const struct store_suppression_filter *f, time_t now,
+    const struct store_suppression_pos *after, size_t limit,
+    store_suppression_fn *fn, void *ctx, int *more_r,
+    struct store_suppression_pos *pos_r, struct rb_error *err) RB_WUR;
+
+struct store_event_filter {
+	const char *identity;  /* normalised, or NULL */
+	const char *type;      /* SES eventType, or NULL */
+	const char *recipient; /* normalised address, or NULL */
+	time_t since, until;   /* event time in [since, until); 0: unbounded */
+};
+/* A position: the (time, id) of the last event given. */
+struct store_event_pos {
+	time_t time;
+	int64_t id;
+};
+/*
+ * Events matching f, newest first (time, then id, descending), after
+ * *after (NULL: from the newest), at most limit.  *more_r and *pos_r as
+ * above.
+ */
+int store_events_page(struct store *st, const struct store_event_filter *f,
+    const struct store_event_pos *after, size_t limit, store_event_fn *fn,
+    void *ctx, int *more_r, struct store_event_pos *pos_r,
+    struct rb_error *err) RB_WUR;
+
+/*
+ * The events of a stored feedback message, found by its content (the
+ * dedupe key of store_ingest), in id order.  Returns 1 when the message
+ * is stored (fn called for each of its events, maybe none), 0 when it
+ * is not, -1 on error.
+ */
+int store_message_events(struct store *st, const unsigned char *msg, size_t len,
+    store_event_fn *fn, void *ctx, struct rb_error *err) RB_WUR;
+
+/* Sends of one identity in the hour of `at`. */
+struct store_send {
+	const char *identity;
+	uint64_t count;
+	time_t at;
+};
+/*
+ * Add n send counts in one transaction (all or none) and re-evaluate
+ * the alerts of their identities at now.  A bad item (identity, count)
+ * fails the call with *bad_r its index.
+ */
+int store_sends_add_many(struct store *st, const struct store_send *v, size_t n,
+    time_t now, size_t *bad_r, struct rb_error *err) RB_WUR;
+
+/* Counts of events (one call per type, reason pair). */
+typedef void store_count_fn(
+    const char *type, const char *reason, uint64_t n, void *ctx);
+/*
+ * Events stored with an id above *after_r: fn gets the counts by type
+ * and reason ("" for none), *unattributed_r and *untrusted_r are added
+ * to, and *after_r moves to the newest id counted.  For counters since
+ * a start: set *after_r with store_events_last_id first.
+ */
+int store_events_count_since(struct store *st, int64_t *after_r,
+    store_count_fn *fn, void *ctx, uint64_t *unattributed_r,
+    uint64_t *untrusted_r, struct rb_error *err) RB_WUR;
+int store_events_last_id(
+    struct store *st, int64_t *id_r, struct rb_error *err) RB_WUR;
+
+struct store_overview {
+	uint64_t global;       /* global entries in force */
+	uint64_t account;      /* account-level entries */
+	uint64_t identities;   /* with sends or feedback in the window */
+	uint64_t alerts[2][3]; /* [bounce, complaint][enum store_status] */
+};
+/*
+ * Totals for monitoring at now, and the `top` identities with most
+ * sends in the window (window 0: rates.window) to fn (stats without
+ * breakdowns), most sends first.
+ */
+int store_overview(struct store *st, time_t now, uint64_t window, size_t top,
+    struct store_overview *o_r, store_stats_fn *fn, void *ctx,
+    struct rb_error *err) RB_WUR;
 
 /* ---- retention --------------------------------------------------------- */
 

@@ -82,6 +82,7 @@ struct store {
 	struct providers *providers;
 	int in_tx;
 	int ingesting;
+	struct query_cache *qcache; /* query.c: statements by SQL text */
 };
 
 /* store.c */
@@ -100,6 +101,19 @@ int bind_text(sqlite3_stmt *s, int i, const char *v);
 int bind_text_null(sqlite3_stmt *s, int i, const char *v);
 /* Column text or NULL. */
 const char *col_text(sqlite3_stmt *s, int i);
+
+/* query.c: a cache of prepared statements keyed by the address of their
+ * SQL text (a static string), for read queries on hot paths.  The
+ * statement comes back reset; the caller resets it again when done, at
+ * once (an unreset statement keeps a read transaction open, which holds
+ * back WAL checkpoints).  NULL with err set.  Not re-entrant for the
+ * same SQL (a callback must not run the same query). */
+sqlite3_stmt *query_stmt(
+    struct store *st, const char *sql, struct rb_error *err);
+void query_cache_free(struct store *st);
+/* An events row (columns id, message_id, time, identity, type, reason,
+ * bounce_type, recipient, status, trusted, json) into *ev. */
+void query_event_row(sqlite3_stmt *s, struct store_event *ev);
 
 /* migrate.c */
 int migrate_run(sqlite3 *db, const char *path, struct rb_error *err) RB_WUR;
@@ -267,10 +281,28 @@ int rates_add(struct store *st, const char *identity, time_t t,
 /* Evaluate alerts of one identity at now; *n_r += transitions. */
 int rates_evaluate(struct store *st, const char *identity, time_t now,
     uint64_t *n_r, struct rb_error *err) RB_WUR;
+/* First and last hour bucket of the window ending at now. */
+void rates_window_hours(time_t now, uint64_t window, int64_t *h0, int64_t *h1);
+/* The counters of identity in hours [h0, h1] into *r (no breakdowns),
+ * with rates and statuses (rates_finish). */
+int rates_sum(struct store *st, const char *identity, int64_t h0, int64_t h1,
+    struct store_identity_stats *r, struct rb_error *err) RB_WUR;
+/* An alerts row (id, time, identity, metric, from_state, to_state,
+ * value, threshold, sends) into *a. */
+void rates_alert_row(sqlite3_stmt *s, struct store_alert *a);
+/* Rates, low volume and statuses of r from its counts. */
+void rates_finish(
+    const struct store_thresholds *th, struct store_identity_stats *r);
 
 /* suppress.c: the automatic suppressions of one events row. */
 int suppress_global(struct store *st, const char *address, const char *reason,
     int64_t event_id, time_t now, int *changed_r, struct rb_error *err) RB_WUR;
+/* A suppression_global row (columns address, reason, since, until,
+ * strikes, event_id from first) or a suppression_account row (account,
+ * address, reason, since, origin, event_id) into *e. */
+void suppress_row_global(
+    sqlite3_stmt *s, int first, struct store_suppression *e);
+void suppress_row_account(sqlite3_stmt *s, struct store_suppression *e);
 int suppress_account_auto(struct store *st, const char *account,
     const char *address, const char *reason, int64_t event_id, time_t now,
     int *changed_r, struct rb_error *err) RB_WUR;

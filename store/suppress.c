@@ -96,8 +96,8 @@ reason_norm(const char *reason)
 	return NULL;
 }
 
-static void
-global_row(sqlite3_stmt *s, int first, struct store_suppression *e)
+void
+suppress_row_global(sqlite3_stmt *s, int first, struct store_suppression *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->list = STORE_LIST_GLOBAL;
@@ -110,8 +110,8 @@ global_row(sqlite3_stmt *s, int first, struct store_suppression *e)
 	e->event_id = sqlite3_column_int64(s, first + 5);
 }
 
-static void
-account_row(sqlite3_stmt *s, struct store_suppression *e)
+void
+suppress_row_account(sqlite3_stmt *s, struct store_suppression *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->list = STORE_LIST_ACCOUNT;
@@ -134,9 +134,9 @@ walk(struct store *st, sqlite3_stmt *s, int global, store_suppression_fn *fn,
 		struct store_suppression e;
 
 		if (global)
-			global_row(s, 0, &e);
+			suppress_row_global(s, 0, &e);
 		else
-			account_row(s, &e);
+			suppress_row_account(s, &e);
 		if (n_r != NULL)
 			(*n_r)++;
 		if (fn != NULL && fn(&e, ctx) < 0) {
@@ -168,22 +168,23 @@ store_suppression_check(struct store *st, const char *address,
 
 	if (store_address_normalize(st, address, addr, sizeof(addr), err) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db, sql_g, -1, &s, NULL) != SQLITE_OK)
-		return store_db_error(st, "suppression check", err);
+	/* Cached statements: this is the look-up a sender makes before
+	 * every message (GET /v1/suppression/{address}). */
+	if ((s = query_stmt(st, sql_g, err)) == NULL)
+		return -1;
 	(void)bind_text(s, 1, addr);
 	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
 	rc = walk(st, s, 1, fn, ctx, &n, &stop, err);
-	sqlite3_finalize(s);
+	(void)sqlite3_reset(s);
 	if (rc < 0)
 		return -1;
 	if (!stop) {
-		if (sqlite3_prepare_v2(st->db, sql_a, -1, &s, NULL) !=
-		    SQLITE_OK)
-			return store_db_error(st, "suppression check", err);
+		if ((s = query_stmt(st, sql_a, err)) == NULL)
+			return -1;
 		(void)bind_text(s, 1, addr);
 		(void)bind_text(s, 2, account);
 		rc = walk(st, s, 0, fn, ctx, &n, &stop, err);
-		sqlite3_finalize(s);
+		(void)sqlite3_reset(s);
 		if (rc < 0)
 			return -1;
 	}

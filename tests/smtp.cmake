@@ -26,3 +26,17 @@ foreach(script ${SMTP_TESTS})
   set_tests_properties(${name} PROPERTIES LABELS smtp TIMEOUT 120
     SKIP_RETURN_CODE 77 ENVIRONMENT "${smtp_env}")
 endforeach()
+
+# The real daemon, `rebound serve` (tests/smtp/serve_*.sh), with the
+# store's dbtool to count what was stored.
+file(GLOB SERVE_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/smtp/serve_*.sh)
+foreach(script ${SERVE_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  add_test(NAME ${name}
+    COMMAND sh ${script} $<TARGET_FILE:rebound> $<TARGET_FILE:smtp_probe>
+      $<TARGET_FILE:store_dbtool>
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(${name} PROPERTIES LABELS smtp TIMEOUT 120
+    SKIP_RETURN_CODE 77
+    ENVIRONMENT "${smtp_env};REBOUND_DATA_DIR=${CMAKE_SOURCE_DIR}/data")
+endforeach()

@@ -34,4 +34,4 @@ for src in "$root"/tests/fuzz/fuzz_*.c; do
 	cmake --build "$build" --target "$t" -j2
 done
 cd "$build"
-ctest -L fuzz -R "$regex" --output-on-failure
+ctest -L fuzz -R "$regex" --output-on-failure -j2

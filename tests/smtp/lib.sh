@@ -80,6 +80,74 @@ start() {
 	addr6=$(grep '^\[' "$tmp/$name.ready" | head -n 1)
 }
 
+# serve_start NAME [rebound serve options...]: the real daemon with
+# database $tmp/NAME.db, spool $tmp/NAME.spool, log $tmp/NAME.log (or
+# the --log-file given), SMTP and HTTP on 127.0.0.1 port 0 unless
+# --smtp or --http is given, feedback domain fb.example; sets pid, addr,
+# port, addr6 and http_url from the "listening on" lines.  $rebound is
+# the binary.
+serve_start() {
+	name=$1
+	shift
+	log=$tmp/$name.log
+	prev=
+	for a in "$@"; do
+		[ "$prev" = --log-file ] && log=$a
+		prev=$a
+	done
+	case " $* " in
+	*" --smtp "*) ;;
+	*) set -- --smtp 127.0.0.1:0 "$@" ;;
+	esac
+	case " $* " in
+	*" --log-file "*) ;;
+	*) set -- --log-file "$log" "$@" ;;
+	esac
+	# The HTTP server too: on a free port, never the default 8025.
+	case " $* " in
+	*" --http "*) ;;
+	*) set -- --http 127.0.0.1:0 "$@" ;;
+	esac
+	lines0=$(count_lines "$log")
+	"$rebound" serve --db "$tmp/$name.db" --spool "$tmp/$name.spool" \
+	    --domain fb.example "$@" 2>>"$tmp/$name.stderr" &
+	pid=$!
+	daemon_pids="$daemon_pids $pid"
+	i=0
+	while ! tail -n +$((lines0 + 1)) "$log" 2>/dev/null |
+	    grep -q 'serve: ready'; do
+		i=$((i + 1))
+		if [ $i -gt $((200 * slow)) ] || ! kill -0 "$pid" 2>/dev/null
+		then
+			echo "FAIL: rebound serve $name did not start" >&2
+			cat "$log" "$tmp/$name.stderr" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+	listening=$(tail -n +$((lines0 + 1)) "$log" |
+	    sed -n 's/.*smtp: listening on \([^ "]*\).*/\1/p')
+	addr=$(echo "$listening" | head -n 1)
+	port=${addr##*:}
+	addr6=$(echo "$listening" | grep '^\[' | head -n 1)
+	http_url=$(tail -n +$((lines0 + 1)) "$log" |
+	    sed -n 's/.*http: API and dashboard on \([^ "]*\).*/\1/p' |
+	    head -n 1)
+}
+
+# wait_stored DB N [SECONDS]: until the store holds N messages.
+wait_stored() {
+	i=0
+	limit=$(( ${3:-10} * 20 * slow ))
+	while [ "$("$dbtool" count "$1" messages 2>/dev/null || echo 0)" -lt "$2" ]
+	do
+		i=$((i + 1))
+		[ $i -gt $limit ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
 # stop PID: SIGTERM and wait; fails the test on a bad exit status
 # (a sanitizer report, a crash).
 stop() {
@@ -99,6 +167,16 @@ wait_for() {
 		sleep 0.05
 	done
 	return 0
+}
+
+# spool_empty DIR: until DIR holds no segment (m.*) for 5 s; 1 if it
+# still does.
+spool_empty() {
+	i=0
+	while ls "$1" | grep -q '^m\.' && [ $i -lt $((100 * slow)) ]; do
+		sleep 0.05; i=$((i + 1))
+	done
+	! ls "$1" | grep -q '^m\.'
 }
 
 # count_lines FILE: lines in FILE (0 when missing).

@@ -48,11 +48,7 @@ else
 	fi
 	wait_for "$tmp/k1.log" 'messages of a previous run queued' 2 ||
 	    fail "replay not logged"
-	i=0
-	while ls "$tmp/k1.spool" | grep -q '^m\.' && [ $i -lt 100 ]; do
-		sleep 0.05; i=$((i + 1))
-	done
-	ls "$tmp/k1.spool" | grep -q '^m\.' && fail "spool kept after delivery"
+	spool_empty "$tmp/k1.spool" || fail "spool kept after delivery"
 	stop "$pid"
 fi
 
