@@ -286,7 +286,7 @@ insert_event(struct store *st, const struct item *it,
 	    row->address[0] != '\0' ? address_domain(row->address) : NULL);
 	(void)bind_text_null(s, 9, row->status);
 	(void)bind_text_null(s, 10, row->feedback_type);
-	(void)sqlite3_bind_int(s, 11, it->at.trusted);
+	(void)sqlite3_bind_int(s, 11, row->trusted);
 	(void)bind_text(s, 12, row->json);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		store_db_error(st, "insert event", err);
@@ -323,7 +323,7 @@ row_effects(struct store *st, const struct item *it, const struct item_row *row,
 		else
 			sum->undetermined++;
 	}
-	if (!it->at.trusted) {
+	if (!row->trusted) {
 		c->untrusted++;
 		return 0;
 	}
@@ -408,7 +408,7 @@ apply_item(struct store *st, struct apply_batch *b, struct item *it, time_t now,
 	struct counts c;
 	int64_t mid, eid;
 	size_t i;
-	int dup = 0, feedback = 0, rc;
+	int dup = 0, feedback = 0, untrusted = !it->at.trusted, rc;
 
 	sum->messages++;
 	if (it->dup) {
@@ -435,12 +435,13 @@ apply_item(struct store *st, struct apply_batch *b, struct item *it, time_t now,
 		    row_effects(st, it, &it->rows[i], eid, now, &c, p, err) < 0)
 			return -1;
 		feedback = 1;
+		untrusted |= !it->rows[i].trusted;
 	}
 	if (it->at.identity[0] != '\0' && feedback)
 		batch_count(b, it->at.identity, it->time, &c);
 	if (feedback && it->at.identity[0] == '\0')
 		p->unattributed++;
-	if (!it->at.trusted)
+	if (untrusted)
 		p->untrusted++;
 	if (it->review_why != NULL) {
 		if (insert_review(st, it, mid, err) < 0)

@@ -270,6 +270,7 @@ fill_row(const struct prep_ctx *pc, struct item *it, struct item_row *row,
 
 	row->type = e->type;
 	row->type_name = classify_event_type_name(e->type);
+	row->trusted = attrib_row_trusted(&it->at, r);
 	row->bounce_type = e->type == CLASSIFY_EVENT_BOUNCE
 	                       ? e->bounce_type
 	                       : CLASSIFY_BOUNCE_NONE;
@@ -310,10 +311,19 @@ fast_rows(struct prep_ctx *pc, struct item *it, size_t ei, char *js, size_t n)
 	const struct classify_verdict *v = &it->v;
 	const struct classify_event *e = &v->events[ei];
 	const struct classify_recipient *r = NULL;
+	struct attrib_result at = it->at;
 	struct item_row *row;
-	char *out = prep_patch_json(js, &it->at);
+	char *out;
 	size_t i;
 
+	for (i = 0; i < v->n_recipients && n > 0; i++) {
+		if (v->recipients[i].event == ei) {
+			r = &v->recipients[i];
+			break;
+		}
+	}
+	at.trusted = attrib_row_trusted(&it->at, r);
+	out = prep_patch_json(js, &at);
 	if (out == NULL)
 		return 0;
 	free(js);
@@ -325,12 +335,6 @@ fast_rows(struct prep_ctx *pc, struct item *it, size_t ei, char *js, size_t n)
 			free(out);
 		}
 		return 1;
-	}
-	for (i = 0; i < v->n_recipients && n > 0; i++) {
-		if (v->recipients[i].event == ei) {
-			r = &v->recipients[i];
-			break;
-		}
 	}
 	if (e->type == CLASSIFY_EVENT_BOUNCE && it->review_why == NULL) {
 		if (r == NULL || r->address == NULL || r->address[0] == '\0')
@@ -424,6 +428,9 @@ event_rows(struct prep_ctx *pc, struct item *it, size_t ei,
 			json_array_append(one, json_array_get(list, k));
 			json_object_set(body, key, one);
 		}
+		/* A row's own trust: its recipient and the token's. */
+		json_object_set_new(json_object_get(root, "rebound"), "trusted",
+		    json_boolean(row->trusted));
 		row->json = dump(root);
 		k++;
 	}

@@ -161,11 +161,17 @@ void idset_free(struct idset **s);
 struct attrib_result {
 	char identity[STORE_MAX_IDENTITY]; /* "" when none */
 	const char *attribution; /* verp, envid, feedback-id, headers, none */
-	int trusted;
+	int trusted;             /* no token with a bad signature */
+	/* The recipient hash of a valid token, "" without one. */
+	char rcpt_hash[CLASSIFY_VERP_HASH_LEN + 1];
 };
 void attrib_find(const struct store_conf *conf, const struct idset *known,
     const struct classify_verdict *v, const unsigned char *msg, size_t len,
     const char *envelope_to, struct attrib_result *r);
+/* Is a report row for recipient r (NULL: none) trusted: the message is,
+ * and a valid token's recipient is its Final- or Original-Recipient. */
+int attrib_row_trusted(
+    const struct attrib_result *at, const struct classify_recipient *r);
 /* rebound.geo of a verdict: a jansson object (json_t *, as void * to
  * keep jansson out of this header) or NULL. */
 void *attrib_geo(
@@ -183,7 +189,8 @@ struct item_row {
 	char address[STORE_MAX_ADDRESS]; /* normalised; "" if malformed */
 	const char *status;
 	const char *feedback_type;
-	char *json; /* malloc'd */
+	int trusted; /* attrib_row_trusted */
+	char *json;  /* malloc'd */
 };
 
 enum item_state { ITEM_EMPTY, ITEM_QUEUED, ITEM_WORKING, ITEM_DONE };
