@@ -125,7 +125,9 @@ cli_store_close(struct config **cfg, struct store **st)
 static void
 print_json(json_t *root)
 {
-	char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* Seconds to the microsecond, not 0.0059895569997934217. */
+	char *s = json_dumps(root,
+	    JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 
 	if (s != NULL) {
 		puts(s);
@@ -310,6 +312,8 @@ print_summary(const struct store_ingest_summary *s, uint64_t read_errors,
 		    json_integer((json_int_t)s->unclassified));
 		json_object_set_new(
 		    o, "suppressed", json_integer((json_int_t)s->suppressed));
+		json_object_set_new(o, "suppressedAccount",
+		    json_integer((json_int_t)s->suppressed_account));
 		json_object_set_new(
 		    o, "alerts", json_integer((json_int_t)s->alerts));
 		json_object_set_new(
@@ -343,7 +347,10 @@ print_summary(const struct store_ingest_summary *s, uint64_t read_errors,
 	printf("untrusted     %llu\n", (unsigned long long)s->untrusted);
 	printf("unclassified  %llu (rebound review list)\n",
 	    (unsigned long long)s->unclassified);
-	printf("suppressed    %llu\n", (unsigned long long)s->suppressed);
+	printf("suppressed    %llu (%llu global, %llu account-level)\n",
+	    (unsigned long long)s->suppressed,
+	    (unsigned long long)(s->suppressed - s->suppressed_account),
+	    (unsigned long long)s->suppressed_account);
 	printf("alerts        %llu\n", (unsigned long long)s->alerts);
 	printf("errors        %llu\n", (unsigned long long)errors);
 	if (p->raw + p->messages + p->suppression > 0)

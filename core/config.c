@@ -361,6 +361,23 @@ config_load(const char *path, struct config **cfg_r, struct rb_error *err)
 		config_free(&cfg);
 		return -1;
 	}
+	{
+		/* A clock that silently fell back to the real one would make
+		 * every test with a mistyped REBOUND_NOW pass or fail by the
+		 * day it runs. */
+		const char *now = getenv("REBOUND_NOW");
+		time_t t;
+
+		if (now != NULL && now[0] != '\0' &&
+		    config_parse_time(now, &t) < 0) {
+			rb_error_set(err, EINVAL,
+			    "$REBOUND_NOW '%s': not unix seconds or RFC 3339 "
+			    "(2024-06-01T12:00:00Z)",
+			    now);
+			config_free(&cfg);
+			return -1;
+		}
+	}
 	for (i = 0; i < N_KEYS; i++) {
 		char name[CONFIG_MAX_NAME + 16];
 		const char *v;

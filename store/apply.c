@@ -79,6 +79,7 @@ sum_add(struct store_ingest_summary *d, const struct store_ingest_summary *s)
 	d->untrusted += s->untrusted;
 	d->unclassified += s->unclassified;
 	d->suppressed += s->suppressed;
+	d->suppressed_account += s->suppressed_account;
 	d->alerts += s->alerts;
 	d->errors += s->errors;
 }
@@ -368,6 +369,7 @@ row_effects(struct store *st, const struct item *it, const struct item_row *row,
 			        "BOUNCE", eid, now, &changed, err) < 0)
 				return -1;
 			sum->suppressed += (uint64_t)changed;
+			sum->suppressed_account += (uint64_t)changed;
 		}
 	} else if (row->type == CLASSIFY_EVENT_COMPLAINT && !is_not_spam(row) &&
 	           st->conf.auto_complaint) {
@@ -375,6 +377,7 @@ row_effects(struct store *st, const struct item *it, const struct item_row *row,
 		        "COMPLAINT", eid, now, &changed, err) < 0)
 			return -1;
 		sum->suppressed += (uint64_t)changed;
+		sum->suppressed_account += (uint64_t)changed;
 	}
 	return 0;
 }

@@ -83,8 +83,9 @@ struct store_ingest_summary {
 	                          for another recipient than its token's */
 	uint64_t unclassified; /* queued for review */
 	uint64_t suppressed;   /* suppression rows added or renewed */
-	uint64_t alerts;       /* alert transitions */
-	uint64_t errors;       /* fed, but not stored after a failure */
+	uint64_t suppressed_account; /* of those, account-level entries */
+	uint64_t alerts;             /* alert transitions */
+	uint64_t errors;             /* fed, but not stored after a failure */
 };
 
 struct store_ingest;
