@@ -4,11 +4,12 @@
  * Maildir (Delivered-To, Return-Path added at delivery), retried over
  * SMTP (one more Received), read from an mbox (the "From " line).  The
  * key is the SHA-256 of the message from its first header that is not a
- * trace header, to the end, with CRLF read as LF (SMTP vs. a Unix
- * mailbox).  Trace headers skipped, only at the top: a leading mbox
- * "From " line, Received, X-Received, Return-Path, Delivered-To,
- * X-Original-To.  Everything after the first other header counts, so two
- * different notices never share a key.  SHA-256 is nettle's (it comes
+ * trace header, to the end without its final line ends (an mbox keeps a
+ * blank line after each message, SMTP data may end in one more CRLF),
+ * with CRLF read as LF (SMTP vs. a Unix mailbox).  Trace headers skipped, only
+ * at the top: a leading mbox "From " line, Received, X-Received, Return-Path,
+ * Delivered-To, X-Original-To.  Everything after the first other header counts,
+ * so two different notices never share a key.  SHA-256 is nettle's (it comes
  * with GnuTLS, which libmicrohttpd needs), which uses the CPU's SHA
  * extensions where there are any: ~4 us of a 4.4 KB message, where
  * GLib's portable GChecksum takes 17.
@@ -78,6 +79,8 @@ dedupe_key(
 	}
 	while (p < end && *p != '\n' && *p != '\r' && is_trace(p, end))
 		p = field_end(p, end);
+	while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
 	/* Hash with every CRLF read as LF. */
 	while (p < end) {
 		const unsigned char *cr = memchr(p, '\r', (size_t)(end - p));

@@ -1,8 +1,8 @@
 #!/bin/sh
 # The store commands of the rebound binary, as a user runs them:
 #  - ingest of a Maildir twice (and again with one more Received header
-#    per message, as a retried delivery has): identical counts and an
-#    identical database;
+#    per message, as a retried delivery has, and as an mbox): identical
+#    counts and an identical database;
 #  - suppression check/list/add/remove/export/import and their exit
 #    codes, expiry of the global list with a clock set by REBOUND_NOW,
 #    a malformed address refused without a row;
@@ -138,6 +138,18 @@ check "retried copies (extra trace headers): duplicates, no change" \
     test "$(json_num duplicates)" = "$n" -a "$(json_num stored)" = 0
 check "retried copies: the database is unchanged" \
     cmp -s "$tmp/dump1" "$tmp/dump3"
+# The same messages in an mbox (a "From " line each, a blank line after,
+# mboxrd quoting): duplicates too.
+for f in "$md"/cur/* "$md"/new/*; do
+	printf 'From MAILER-DAEMON Sat Jun  1 11:00:00 2024\n'
+	sed 's/^\(>*From \)/>\1/' "$f"
+	printf '\n'
+done >"$tmp/mbox"
+run ingest --db "$db" --json "$tmp/mbox"
+"$tool" dump "$db" >"$tmp/dump4"
+check "the same messages in an mbox: duplicates, no change" \
+    holds 'test "$(json_num duplicates)" = "$n" -a "$(json_num stored)" = 0 &&
+        cmp -s "$tmp/dump1" "$tmp/dump4"'
 run review list --db "$db"
 check "review list shows the unclassified" \
     test "$rc" = 0 -a "$(grep -c not-feedback "$tmp/out")" -ge 1
