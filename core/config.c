@@ -45,7 +45,7 @@ static const struct config_key config_keys[] = {
 	{"store.workers", "auto",
 	    "classifier threads of an ingest: auto (one per CPU, at most 8) or N (0: none)"},
 	{"store.compress", "true",
-	    "keep raw feedback messages compressed (Zstandard)"},
+	    "keep raw feedback messages compressed (LZ4)"},
 	{"retention.raw", "30d",
 	    "how long raw feedback messages are kept"},
 	{"retention.events", "400d",

@@ -15,7 +15,7 @@ set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config libgmime-3.0-dev libpcre2-dev
 libsqlite3-dev libmicrohttpd-dev libjansson-dev libmaxminddb-dev
-librdkafka-dev libzstd-dev nettle-dev"
+librdkafka-dev liblz4-dev nettle-dev"
 CHECK_PKGS="clang libclang-rt-14-dev python3 time"
 
 case ${1:-} in

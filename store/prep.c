@@ -566,7 +566,7 @@ prep_item(struct prep_ctx *pc, struct item *it)
 	    raw_compress(pc->compressor, it->msg, it->len, &it->raw,
 	        &it->raw_cap, &it->raw_len) == 0 &&
 	    it->raw_len < it->len)
-		it->encoding = RAW_ZSTD;
+		it->encoding = RAW_LZ4;
 	csrc.file = it->src.file;
 	csrc.index = it->src.index;
 	csrc.session = NULL;

@@ -141,13 +141,13 @@ void providers_free(struct providers **p);
 /* "Gmail", "Microsoft", ... or "Other"; never NULL. */
 const char *providers_lookup(const struct providers *p, const char *domain);
 
-/* raw.c: raw_messages.encoding values, and Zstandard compression. */
-enum raw_encoding { RAW_AS_IS = 0, RAW_DEFLATE = 1, RAW_ZSTD = 2 };
+/* raw.c: raw_messages.encoding values, and LZ4 compression. */
+enum raw_encoding { RAW_AS_IS = 0, RAW_DEFLATE = 1, RAW_LZ4 = 2 };
 struct raw_compressor;
 struct raw_compressor *raw_compressor_new(void);
 void raw_compressor_free(struct raw_compressor **c);
 /* Compress in into *out (grown as needed, *cap its size); *out_len is
- * the compressed size.  0, or -1 when zstd fails. */
+ * the compressed size.  0, or -1 when it cannot be compressed. */
 int raw_compress(struct raw_compressor *c, const unsigned char *in, size_t len,
     unsigned char **out, size_t *cap, size_t *out_len) RB_WUR;
 
@@ -222,7 +222,7 @@ struct item {
 	size_t strs_cap;
 	struct attrib_result at;
 	time_t time;
-	unsigned char *raw; /* compressed message, when encoding RAW_ZSTD */
+	unsigned char *raw; /* compressed message, when encoding RAW_LZ4 */
 	size_t raw_len, raw_cap;
 	enum raw_encoding encoding; /* RAW_AS_IS: the bytes are msg */
 	struct item_row *rows;

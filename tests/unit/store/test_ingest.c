@@ -13,6 +13,7 @@
  */
 #include <gio/gio.h>
 #include <jansson.h>
+#include <lz4.h>
 
 #include "fixtures.h"
 #include "test.h"
@@ -327,7 +328,7 @@ raw_put(const char *db, int64_t id, int enc, size_t size, const void *data,
 }
 
 /*
- * Raw messages: Zstandard by default, as is with store.compress=false,
+ * Raw messages: LZ4 by default, as is with store.compress=false,
  * deflate rows (of earlier versions) still read, a damaged blob is an
  * error, never wrong bytes.
  */
@@ -368,13 +369,20 @@ test_raw_encodings(const struct classify_rules *rules)
 	free(raw);
 	store_close(&st);
 
-	/* Damaged: truncated deflate, a zstd frame cut short, a wrong
+	/* Damaged: truncated deflate, an LZ4 block cut short, a wrong
 	 * size, an unknown encoding. */
 	raw_put("enc.db", 1, 1, strlen(multi), out, wr / 2);
 	st = fx_open("enc.db", sets);
 	test_assert(store_raw_get(st, 1, 0, &raw, &len, &err) == -1);
 	store_close(&st);
-	raw_put("enc.db", 1, 2, strlen(multi), "\x28\xb5\x2f\xfd\x20", 5);
+	{
+		char block[8192];
+		int n = LZ4_compress_default(
+		    multi, block, (int)strlen(multi), (int)sizeof(block));
+
+		test_assert(n > 0);
+		raw_put("enc.db", 1, 2, strlen(multi), block, (size_t)n / 2);
+	}
 	st = fx_open("enc.db", sets);
 	test_assert(store_raw_get(st, 1, 0, &raw, &len, &err) == -1);
 	store_close(&st);
