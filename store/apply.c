@@ -1,17 +1,19 @@
 /*
  * apply: every database write of an ingest, in the committer thread, in
  * input order.  A batch is one transaction holding up to
- * store.batch_size new messages; duplicates do not count toward it and
- * do not open one (a re-read Maildir holds no write lock).  Per new
- * message: the messages row (its dedupe key is UNIQUE), the raw bytes,
+ * store.batch_size new messages; duplicates do not count toward it, and
+ * those the workers recognised open none (a re-read Maildir holds no
+ * write lock).  Per new message: the messages row (its dedupe key is
+ * UNIQUE: inserting it is the final duplicate check), the raw bytes,
  * one events row per recipient, the hourly counters of its identity,
  * suppressions, the review queue.  Before the commit the alert state of
  * every identity the batch touched is evaluated, so counters, lists and
  * alerts are always committed together: after a crash the database
  * holds whole batches only, and ingesting again completes it exactly.
  *
- * Untrusted feedback (a forged token) is stored and counted in the
- * "untrusted" counter only: it moves no rate and no list.  Transient
+ * Untrusted rows (a forged token, or a token of another recipient) are
+ * stored and counted in the "untrusted" counter only: they move no rate
+ * and no list.  Transient
  * bounces, auto-replies and not-spam reports never suppress.
  */
 #include <stdlib.h>
@@ -188,24 +190,6 @@ kind_name(enum classify_kind k)
 	return "none";
 }
 
-static int
-is_dup(
-    struct store *st, const struct item *it, int *dup_r, struct rb_error *err)
-{
-	sqlite3_stmt *s = store_stmt(st, STMT_DUP, err);
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	(void)sqlite3_bind_blob(s, 1, it->key, STORE_KEY_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	(void)sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_db_error(st, "dedupe lookup", err);
-	*dup_r = rc == SQLITE_ROW;
-	return 0;
-}
-
 /* 0 stored, 1 a duplicate after all, -1 error. */
 static int
 insert_message(struct store *st, const struct item *it, time_t now,
@@ -229,18 +213,16 @@ insert_message(struct store *st, const struct item *it, time_t now,
 	(void)bind_text_null(s, 12, it->source);
 	(void)sqlite3_bind_int64(s, 13, (sqlite3_int64)it->len);
 	if (sqlite3_step(s) != SQLITE_DONE) {
-		/* Stored meanwhile by another process (between a look-up
-		 * outside the transaction and this): a duplicate. */
-		if (sqlite3_extended_errcode(st->db) ==
-		    SQLITE_CONSTRAINT_UNIQUE) {
-			(void)sqlite3_reset(s);
-			return 1;
-		}
 		store_db_error(st, "insert message", err);
 		(void)sqlite3_reset(s);
 		return -1;
 	}
 	(void)sqlite3_reset(s);
+	/* The dedupe key is taken (ON CONFLICT DO NOTHING): a duplicate
+	 * the workers' snapshot did not know yet, of this batch or of
+	 * another process.  One index look-up either way. */
+	if (sqlite3_changes(st->db) == 0)
+		return 1;
 	*id_r = sqlite3_last_insert_rowid(st->db);
 	s = store_stmt(st, STMT_RAW_INSERT, err);
 	if (s == NULL)
@@ -411,7 +393,7 @@ apply_item(struct store *st, struct apply_batch *b, struct item *it, time_t now,
 	struct counts c;
 	int64_t mid, eid;
 	size_t i;
-	int dup = 0, feedback = 0, untrusted = !it->at.trusted, rc;
+	int feedback = 0, untrusted = !it->at.trusted, rc;
 
 	sum->messages++;
 	if (it->dup) {
@@ -420,12 +402,6 @@ apply_item(struct store *st, struct apply_batch *b, struct item *it, time_t now,
 	}
 	if (!st->in_tx && store_begin(st, err) < 0)
 		return -1;
-	if (!it->dup_checked && is_dup(st, it, &dup, err) < 0)
-		return -1;
-	if (dup) {
-		sum->duplicates++;
-		return 0;
-	}
 	if ((rc = insert_message(st, it, now, &mid, err)) != 0) {
 		if (rc < 0)
 			return -1;

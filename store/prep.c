@@ -51,7 +51,6 @@ item_clear(struct item *it)
 	it->classified = 0;
 	it->layout = it->feedback_id = it->subject = it->from = NULL;
 	it->dup = 0;
-	it->dup_checked = 0;
 	it->raw_len = 0;
 	it->encoding = RAW_AS_IS;
 }
@@ -546,14 +545,11 @@ prep_item(struct prep_ctx *pc, struct item *it)
 	size_t i;
 
 	dedupe_key(it->msg, it->len, it->key);
-	if (pc->dup != NULL) {
-		it->dup = prep_seen(pc, it->key);
-		/* Synchronous: this connection is the committer's and sees
-		 * the open batch, so the look-up is final. */
-		it->dup_checked = pc->ro == NULL;
-		if (it->dup)
-			return;
-	}
+	/* Known: no need to classify it.  Not known: apply.c's insert
+	 * settles it (a duplicate of the open batch, or of a process that
+	 * committed meanwhile). */
+	if (pc->dup != NULL && (it->dup = prep_seen(pc, it->key)) != 0)
+		return;
 	(void)classify_message(pc->rules, it->msg, it->len, pc->now, v);
 	it->classified = 1;
 	attrib_find(pc->conf, pc->known, v, it->msg, it->len,

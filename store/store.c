@@ -30,13 +30,12 @@
 
 /* clang-format off */
 static const char *const stmt_sql[STMT_COUNT] = {
-	[STMT_DUP] =
-	    "SELECT id FROM messages WHERE dedupe_key = ?1",
 	[STMT_MSG_INSERT] =
 	    "INSERT INTO messages(dedupe_key, received, time, kind, layout,"
 	    " feedback_id, identity, attribution, trusted, subject, sender,"
 	    " source, size)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	    " ON CONFLICT(dedupe_key) DO NOTHING",
 	[STMT_RAW_INSERT] =
 	    "INSERT INTO raw_messages(message_id, received, encoding, size,"
 	    " data) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -54,7 +54,6 @@ struct store_conf {
 };
 
 enum stmt_id {
-	STMT_DUP,
 	STMT_MSG_INSERT,
 	STMT_RAW_INSERT,
 	STMT_EVENT_INSERT,
@@ -209,9 +208,8 @@ struct item {
 	struct store_source src; /* pointing into the above */
 	/* Output of prep. */
 	unsigned char key[STORE_KEY_LEN];
-	int dup;         /* known committed at prep time */
-	int dup_checked; /* looked up on the committing connection */
-	int classified;  /* v holds a verdict (during prep only) */
+	int dup;        /* known committed at prep time */
+	int classified; /* v holds a verdict (during prep only) */
 	struct classify_verdict v;
 	/* What the committer needs of the verdict, copied into strs at the
 	 * end of prep so that the verdict's arena is freed by the worker:

@@ -113,6 +113,24 @@ test_idempotent(const struct classify_rules *rules)
 		free(two[0]);
 	}
 	store_close(&st);
+	/* With classifier threads the twin of an uncommitted message is
+	 * only found by the insert (the workers' snapshot predates it). */
+	{
+		const char *w2[] = {"store.workers=2", NULL};
+		char *two[3];
+		struct store *st2 = fx_open("twins.db", w2);
+
+		two[0] = fx_dsn("twin2", "t@example.net", "5.1.1",
+		    "a@shop.example.com", "");
+		two[1] = two[0];
+		two[2] = two[0];
+		test_assert(fx_ingest(st2, rules, two, 3, FX_NOW, &b) == 0);
+		test_assert(b.stored == 1 && b.duplicates == 2);
+		test_assert(
+		    b.events[CLASSIFY_EVENT_BOUNCE] == 1 && b.hard == 1);
+		free(two[0]);
+		store_close(&st2);
+	}
 	d2 = dump("idem.db");
 	/* Only the twin was added. */
 	test_assert(strlen(d2) > strlen(d1));
