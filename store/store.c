@@ -208,6 +208,60 @@ store_rollback(struct store *st)
 	st->in_tx = 0;
 }
 
+int
+store_getline(FILE *fp, char **line, size_t *cap, size_t max, size_t *len_r)
+{
+	size_t len = 0;
+	int c, rc = 1;
+
+	flockfile(fp);
+	for (;;) {
+		c = getc_unlocked(fp);
+		if (c == EOF) {
+			rc = len > 0 ? 1 : 0;
+			break;
+		}
+		if (c == '\n')
+			break;
+		if (c == '\0' || len >= max) {
+			rc = c == '\0' ? -2 : -1;
+			/* The rest of the line is dropped: the caller stops. */
+			break;
+		}
+		if (len + 2 > *cap) {
+			*cap = *cap < 256 ? 256 : *cap * 2;
+			if (*cap > max + 2)
+				*cap = max + 2;
+			*line = xrealloc(*line, *cap);
+		}
+		(*line)[len++] = (char)c;
+	}
+	funlockfile(fp);
+	if (rc == 1) {
+		if (*line == NULL)
+			*line = xmalloc(*cap = 1);
+		/* CRLF files: the CR is not part of the line. */
+		if (len > 0 && (*line)[len - 1] == '\r')
+			len--;
+		(*line)[len] = '\0';
+		*len_r = len;
+	}
+	return rc;
+}
+
+int
+store_line_error(struct rb_error *err, const char *name, uint64_t lineno,
+    int got, size_t max)
+{
+	if (got == -1)
+		return rb_error_set(err, EINVAL,
+		    "%s:%llu: line longer than %zu bytes", name,
+		    (unsigned long long)lineno, max);
+	return rb_error_set(err, EINVAL,
+	    "%s:%llu: a NUL byte: not a line of text", name,
+	    (unsigned long long)lineno);
+}
+
 /* ---- settings ------------------------------------------------------------ */
 
 static int

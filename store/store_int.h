@@ -100,6 +100,18 @@ int bind_text(sqlite3_stmt *s, int i, const char *v);
 int bind_text_null(sqlite3_stmt *s, int i, const char *v);
 /* Column text or NULL. */
 const char *col_text(sqlite3_stmt *s, int i);
+/*
+ * One line of fp, without its LF (or CRLF), into *line (grown, NUL
+ * terminated, *cap its size), never more than max bytes: a line is read
+ * with bounded memory whatever the file.  Returns 1 a line (*len_r its
+ * length), 0 end of file, -1 a line longer than max, -2 a NUL byte in it
+ * (not text); a read error shows in ferror(fp).
+ */
+int store_getline(
+    FILE *fp, char **line, size_t *cap, size_t max, size_t *len_r) RB_WUR;
+/* err for a store_getline() result got < 0 at line lineno of name. */
+int store_line_error(struct rb_error *err, const char *name, uint64_t lineno,
+    int got, size_t max);
 
 /* query.c: a cache of prepared statements keyed by the address of their
  * SQL text (a static string), for read queries on hot paths.  The

@@ -581,9 +581,8 @@ store_suppression_import(struct store *st, FILE *fp, const char *name,
 	static const char *const cols[SUPPRESS_N_COLS] = {"list", "account",
 	    "address", "reason", "since", "until", "detail", "strikes"};
 	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int rc = 0;
+	size_t cap = 0, len;
+	int rc = 0, got;
 
 	if (account == NULL)
 		account = st->conf.default_account;
@@ -592,26 +591,20 @@ store_suppression_import(struct store *st, FILE *fp, const char *name,
 		col[i] = -1;
 	if (store_begin(st, err) < 0)
 		return -1;
-	while (rc == 0 && (n = getline(&line, &cap, fp)) >= 0) {
-		size_t len = (size_t)n;
+	while (rc == 0 && (got = store_getline(fp, &line, &cap,
+	                       SUPPRESS_MAX_LINE, &len)) != 0) {
 		struct rb_error lerr;
 		struct entry e;
 		json_t *o = NULL;
 
 		sum.lines++;
-		while (
-		    len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		if (len > SUPPRESS_MAX_LINE) {
-			rc = rb_error_set(err, EINVAL,
-			    "%s:%llu: line longer "
-			    "than %u bytes",
-			    name, (unsigned long long)sum.lines,
-			    SUPPRESS_MAX_LINE);
+		if (got < 0) {
+			rc = store_line_error(
+			    err, name, sum.lines, got, SUPPRESS_MAX_LINE);
 			break;
 		}
+		if (len == 0)
+			continue;
 		memset(&e, 0, sizeof(e));
 		if (fmt == STORE_FORMAT_CSV) {
 			char *f[SUPPRESS_MAX_FIELDS];
