@@ -30,6 +30,8 @@
 
 /* Progress redraws per second at most. */
 #define INGEST_PROGRESS_HZ 5
+/* Characters of the progress bar: the line fits 80 columns. */
+#define INGEST_BAR_WIDTH 20
 /* Files counted for the ETA before giving up on knowing the total. */
 #define INGEST_MAX_COUNT 10000000
 
@@ -171,11 +173,23 @@ draw_progress(struct ingest_run *r, uint64_t done, int final)
 		(void)snprintf(eta, sizeof(eta), "  ETA %llu:%02llu",
 		    (unsigned long long)(s / 60), (unsigned long long)(s % 60));
 	}
-	if (r->total > 0)
-		fprintf(stderr, "\r\033[K%llu/%llu messages  %.0f/s%s",
+	if (r->total > 0) {
+		char bar[INGEST_BAR_WIDTH + 1];
+		uint64_t full = done >= r->total
+		                    ? INGEST_BAR_WIDTH
+		                    : done * INGEST_BAR_WIDTH / r->total;
+		size_t i;
+
+		for (i = 0; i < INGEST_BAR_WIDTH; i++)
+			bar[i] = i < full ? '#' : '.';
+		bar[INGEST_BAR_WIDTH] = '\0';
+		fprintf(stderr,
+		    "\r\033[K[%s] %3.0f%%  %llu/%llu messages  %.0f/s%s", bar,
+		    done >= r->total ? 100.0
+		                     : 100.0 * (double)done / (double)r->total,
 		    (unsigned long long)done, (unsigned long long)r->total,
 		    rate, eta);
-	else
+	} else
 		fprintf(stderr, "\r\033[K%llu messages  %.0f/s",
 		    (unsigned long long)done, rate);
 	if (final)

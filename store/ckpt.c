@@ -6,10 +6,11 @@
  * a busy disk, and the latency of every SMTP "250" waiting for that
  * commit.  Here the committer only notes the WAL's size (a wal_hook) and
  * wakes this thread, which checkpoints (PASSIVE: it never blocks the
- * writer) on its own connection.  The WAL restarts from its start at the
- * first transaction after a checkpoint that caught up; should the writer
- * outrun the thread so that the WAL passes STORE_WAL_MAX_PAGES, the
- * committer checkpoints itself, as before, so the WAL stays bounded.
+ * writer) on its own connection, fsyncs included.  The WAL restarts from
+ * its start only at a transaction that finds it wholly copied, which a
+ * writer appending all the time never lets another connection achieve:
+ * so after the thread's run the committer copies the tail itself (what
+ * was committed meanwhile), a short wait instead of the whole one.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,9 +24,11 @@ struct ckpt {
 	sqlite3 *db; /* the thread's own connection */
 	pthread_t thread;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int wanted, closing;
-	uint64_t runs; /* checkpoints done by the thread (tests) */
+	pthread_cond_t cv, cv_idle;
+	int wanted, running, closing;
+	int done;       /* the thread checkpointed since the committer's last */
+	uint64_t runs;  /* checkpoints done by the thread (tests) */
+	int every, max; /* WAL pages: STORE_WAL_CHECKPOINT_PAGES, _MAX_ */
 };
 
 static void
@@ -42,6 +45,13 @@ ck_unlock(struct ckpt *c)
 		rb_panic("pthread_mutex_unlock");
 }
 
+static void
+ck_wait(pthread_cond_t *cv, struct ckpt *c)
+{
+	if (pthread_cond_wait(cv, &c->mu) != 0)
+		rb_panic("pthread_cond_wait");
+}
+
 static void *
 ckpt_main(void *arg)
 {
@@ -50,44 +60,62 @@ ckpt_main(void *arg)
 	ck_lock(c);
 	for (;;) {
 		while (!c->wanted && !c->closing)
-			if (pthread_cond_wait(&c->cv, &c->mu) != 0)
-				rb_panic("pthread_cond_wait");
+			ck_wait(&c->cv, c);
 		if (c->closing)
 			break;
 		c->wanted = 0;
+		c->running = 1;
 		ck_unlock(c);
-		/* Busy (the committer checkpointing itself) or an error:
-		 * the next commit asks again. */
+		/* An error (a full disk): the committer's own writes will
+		 * report it; the next commit asks again. */
 		(void)sqlite3_wal_checkpoint_v2(
 		    c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		ck_lock(c);
+		c->running = 0;
+		c->done = 1;
 		c->runs++;
+		if (pthread_cond_broadcast(&c->cv_idle) != 0)
+			rb_panic("pthread_cond_broadcast");
 	}
 	ck_unlock(c);
 	return NULL;
 }
 
-/* After each commit of the writer, in the committer's thread. */
+/*
+ * After each commit of the writer, in the committer's thread.  Past
+ * every pages the thread is woken.  Once it has copied the WAL, the
+ * committer copies the rest itself (the frames written meanwhile, a
+ * batch or two), so that nothing is left and the next transaction
+ * starts the WAL again from its beginning: a WAL that another
+ * connection's checkpoint never finishes (the writer keeps appending)
+ * would only grow.  Past max pages, it waits for the thread and does
+ * the same.
+ */
 static int
 ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct ckpt *c = arg;
 
-	if (frames >= STORE_WAL_MAX_PAGES) {
-		/* The thread cannot keep up: do it here, bounded. */
+	if (frames < c->every)
+		return SQLITE_OK;
+	ck_lock(c);
+	if (frames >= c->max || (c->done && !c->running)) {
+		while (c->running)
+			ck_wait(&c->cv_idle, c);
+		c->done = 0;
+		/* Only this thread wakes the checkpointer: it stays idle
+		 * while this runs. */
+		ck_unlock(c);
 		(void)sqlite3_wal_checkpoint_v2(
 		    db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		return SQLITE_OK;
 	}
-	if (frames >= STORE_WAL_CHECKPOINT_PAGES) {
-		ck_lock(c);
-		if (!c->wanted) {
-			c->wanted = 1;
-			if (pthread_cond_signal(&c->cv) != 0)
-				rb_panic("pthread_cond_signal");
-		}
-		ck_unlock(c);
+	if (!c->wanted && !c->running) {
+		c->wanted = 1;
+		if (pthread_cond_signal(&c->cv) != 0)
+			rb_panic("pthread_cond_signal");
 	}
+	ck_unlock(c);
 	return SQLITE_OK;
 }
 
@@ -103,6 +131,8 @@ ckpt_start(struct store *st, struct ckpt **c_r, struct rb_error *err)
 		return 0;
 	c = xcalloc(1, sizeof(*c));
 	c->st = st;
+	c->every = STORE_WAL_CHECKPOINT_PAGES;
+	c->max = STORE_WAL_MAX_PAGES;
 	if (sqlite3_open_v2(st->path, &c->db,
 	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 	        NULL) != SQLITE_OK) {
@@ -124,12 +154,14 @@ ckpt_start(struct store *st, struct ckpt **c_r, struct rb_error *err)
 		return -1;
 	}
 	if (pthread_mutex_init(&c->mu, NULL) != 0 ||
-	    pthread_cond_init(&c->cv, NULL) != 0)
+	    pthread_cond_init(&c->cv, NULL) != 0 ||
+	    pthread_cond_init(&c->cv_idle, NULL) != 0)
 		rb_panic("pthread init");
 	if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
 		rb_error_set(err, EAGAIN, "cannot start the checkpointer");
 		(void)pthread_mutex_destroy(&c->mu);
 		(void)pthread_cond_destroy(&c->cv);
+		(void)pthread_cond_destroy(&c->cv_idle);
 		(void)sqlite3_close(c->db);
 		free(c);
 		return -1;
@@ -138,6 +170,13 @@ ckpt_start(struct store *st, struct ckpt **c_r, struct rb_error *err)
 	(void)sqlite3_wal_hook(st->db, ckpt_hook, c);
 	*c_r = c;
 	return 0;
+}
+
+void
+ckpt_set_pages(struct ckpt *c, int every, int max)
+{
+	c->every = every;
+	c->max = max;
 }
 
 uint64_t
@@ -170,6 +209,7 @@ ckpt_stop(struct ckpt **cp)
 	(void)pthread_join(c->thread, NULL);
 	(void)pthread_mutex_destroy(&c->mu);
 	(void)pthread_cond_destroy(&c->cv);
+	(void)pthread_cond_destroy(&c->cv_idle);
 	(void)sqlite3_close(c->db);
 	free(c);
 	*cp = NULL;

@@ -16,9 +16,10 @@
 
 /* WAL pages between checkpoints (store.c, ckpt.c). */
 #define STORE_WAL_CHECKPOINT_PAGES 8192
-/* WAL pages past which the committer checkpoints itself (ckpt.c): the
- * checkpointer thread fell behind.  256 MiB at 8 KiB pages. */
-#define STORE_WAL_MAX_PAGES (4 * STORE_WAL_CHECKPOINT_PAGES)
+/* WAL pages past which the committer waits for the checkpointer thread
+ * and finishes its work (ckpt.c): the thread fell behind.  128 MiB at
+ * 8 KiB pages. */
+#define STORE_WAL_MAX_PAGES (2 * STORE_WAL_CHECKPOINT_PAGES)
 /* SHA-256 digest: the dedupe key of a message. */
 #define STORE_KEY_LEN 32
 /* "path#index" kept as the source of a message. */
@@ -272,8 +273,10 @@ void item_free(struct item *it);
  * checkpoint then stays. */
 struct ckpt;
 int ckpt_start(struct store *st, struct ckpt **c_r, struct rb_error *err);
-/* Checkpoints the thread ran (for tests). */
+/* For tests: checkpoints the thread ran; other WAL sizes (in pages)
+ * than STORE_WAL_CHECKPOINT_PAGES and STORE_WAL_MAX_PAGES. */
 uint64_t ckpt_runs(struct ckpt *c);
+void ckpt_set_pages(struct ckpt *c, int every, int max);
 void ckpt_stop(struct ckpt **c);
 
 /* apply.c: write an item; counts into sum.  -1 on a database error. */
