@@ -133,43 +133,37 @@ ckpt_start(struct store *st, struct ckpt **c_r, struct rb_error *err)
 	c->st = st;
 	c->every = STORE_WAL_CHECKPOINT_PAGES;
 	c->max = STORE_WAL_MAX_PAGES;
-	if (sqlite3_open_v2(st->path, &c->db,
-	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-	        NULL) != SQLITE_OK) {
-		rb_error_set(err, EIO, "%s: checkpointer: %s", st->path,
-		    c->db != NULL ? sqlite3_errmsg(c->db) : "out of memory");
-		(void)sqlite3_close(c->db);
-		free(c);
-		return -1;
-	}
-	(void)sqlite3_busy_timeout(c->db, (int)st->conf.busy_ms);
-	/* A connection learns that the database is in WAL mode when it
-	 * first reads it; before that a checkpoint does nothing. */
-	if (sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_schema", NULL,
-	        NULL, NULL) != SQLITE_OK) {
-		rb_error_set(err, EIO, "%s: checkpointer: %s", st->path,
-		    sqlite3_errmsg(c->db));
-		(void)sqlite3_close(c->db);
-		free(c);
-		return -1;
-	}
 	if (pthread_mutex_init(&c->mu, NULL) != 0 ||
 	    pthread_cond_init(&c->cv, NULL) != 0 ||
 	    pthread_cond_init(&c->cv_idle, NULL) != 0)
 		rb_panic("pthread init");
+	/* A connection learns that the database is in WAL mode when it
+	 * first reads it; before that a checkpoint does nothing. */
+	if (sqlite3_open_v2(st->path, &c->db,
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(c->db, (int)st->conf.busy_ms) != SQLITE_OK ||
+	    sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_schema", NULL,
+	        NULL, NULL) != SQLITE_OK) {
+		rb_error_set(err, EIO, "%s: checkpointer: %s", st->path,
+		    c->db != NULL ? sqlite3_errmsg(c->db) : "out of memory");
+		goto fail;
+	}
 	if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
 		rb_error_set(err, EAGAIN, "cannot start the checkpointer");
-		(void)pthread_mutex_destroy(&c->mu);
-		(void)pthread_cond_destroy(&c->cv);
-		(void)pthread_cond_destroy(&c->cv_idle);
-		(void)sqlite3_close(c->db);
-		free(c);
-		return -1;
+		goto fail;
 	}
 	/* Replaces SQLite's automatic checkpoint on the writer. */
 	(void)sqlite3_wal_hook(st->db, ckpt_hook, c);
 	*c_r = c;
 	return 0;
+fail:
+	(void)pthread_mutex_destroy(&c->mu);
+	(void)pthread_cond_destroy(&c->cv);
+	(void)pthread_cond_destroy(&c->cv_idle);
+	(void)sqlite3_close(c->db);
+	free(c);
+	return -1;
 }
 
 void
