@@ -33,6 +33,8 @@ int cmd_verp(int argc, char **argv);
 extern const char cmd_verp_usage[];
 int cmd_serve(int argc, char **argv);
 extern const char cmd_serve_usage[];
+int cmd_status(int argc, char **argv);
+extern const char cmd_status_usage[];
 
 /*
  * The store commands' --db FILE and --config FILE (NULL: not given).

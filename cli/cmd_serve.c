@@ -1,9 +1,9 @@
 /*
  * rebound serve: the daemon.  One process runs the pipeline (classify
  * and store, serve_pipeline.c) and the components of the list below
- * (SMTP server, Maildir watcher, HTTP server; the Kafka publisher
- * joins the list when it exists).  Start-up: settings (flags
- * over environment over file over defaults), logs, components' prepare
+ * (Kafka publisher, sends consumer and embedded broker, SMTP server,
+ * Maildir watcher, HTTP server).  Start-up: settings (flags over
+ * environment over file over defaults), logs, components' prepare
  * (binding, as root for port 25), dropping privileges (serve.user),
  * the pipeline, components' start (the spool is replayed).  Then the
  * main thread waits for signals: SIGTERM/SIGINT stop gracefully
@@ -79,6 +79,7 @@ const char cmd_serve_usage[] =
  * list, so that it stops last and sees the last batches.
  */
 static const struct serve_component *const components[] = {
+    &serve_kafka_component,
     &serve_smtp_component,
     &serve_maildir_component,
     /* Last: it reports on the others (readiness, metrics) and takes
@@ -189,7 +190,22 @@ serve_store(struct serve *sv, const struct serve_input *msgs, size_t n,
     struct rb_error *err)
 {
 	rb_assert(sv->pl != NULL);
-	return serve_pipeline_store(sv->pl, msgs, n, err);
+	return serve_pipeline_store(sv->pl, msgs, n, 1, err);
+}
+
+int
+serve_store_committed(struct serve *sv, const struct serve_input *msgs,
+    size_t n, struct rb_error *err)
+{
+	rb_assert(sv->pl != NULL);
+	return serve_pipeline_store(sv->pl, msgs, n, 0, err);
+}
+
+int
+serve_sync(struct serve *sv, struct rb_error *err)
+{
+	rb_assert(sv->pl != NULL);
+	return serve_pipeline_sync(sv->pl, err);
 }
 
 void
@@ -546,10 +562,13 @@ stop:
 			components[i]->stop(sv.state[i], stop_timeout);
 		sv.state[i] = NULL;
 	}
-	if (sv.pl != NULL)
+	if (sv.pl != NULL) {
+		uint64_t stored = serve_pipeline_stored(sv.pl);
+
+		serve_pipeline_close(&sv.pl);
 		log_info("serve: stopped; %llu messages stored",
-		    (unsigned long long)serve_pipeline_stored(sv.pl));
-	serve_pipeline_close(&sv.pl);
+		    (unsigned long long)stored);
+	}
 	classify_global_shutdown();
 out:
 	serve_log_close();

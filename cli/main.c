@@ -32,6 +32,8 @@ static const struct cli_command commands[] = {
         cmd_verp},
     {"serve", "run the SMTP feedback server and the pipeline", cmd_serve_usage,
         cmd_serve},
+    {"status", "the outbox to Kafka and the consumed send offsets",
+        cmd_status_usage, cmd_status},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

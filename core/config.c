@@ -154,6 +154,20 @@ static const struct config_key config_keys[] = {
 	    "log lines as text or json (--log-format)"},
 	{"log.level", "info",
 	    "least important level logged: debug, info, warn or error"},
+	{"kafka.enabled", "true",
+	    "publish events, suppression changes and alerts to Kafka (an outbox in the database)"},
+	{"kafka.brokers", "",
+	    "bootstrap brokers host:port,...; empty: rebound serve starts an embedded broker"},
+	{"kafka.events_topic", "rebound.events",
+	    "topic of the events (key: identity); empty: not published"},
+	{"kafka.suppression_topic", "rebound.suppression",
+	    "compacted topic mirroring the suppression lists (key: address); empty: not published"},
+	{"kafka.alerts_topic", "rebound.alerts",
+	    "topic of the alert transitions (key: identity); empty: not published"},
+	{"kafka.sends_topic", "rebound.sends",
+	    "topic of SES Send events counted as sends; empty: not consumed"},
+	{"kafka.group", "rebound",
+	    "consumer group of the sends topic"},
 };
 /* clang-format on */
 
@@ -161,6 +175,13 @@ static const struct config_key config_keys[] = {
 
 /* Sections whose keys are free-form (not in the table). */
 static const char *const config_free_sections[] = {"accounts"};
+/* Keys of [kafka] starting with this are librdkafka properties, passed
+ * through as they are: kept as the pairs of section "kafka.property". */
+#define CONFIG_KAFKA_PROPERTY "property."
+#define CONFIG_KAFKA_SECTION "kafka.property"
+/* Environment variables of librdkafka properties: the rest of the name
+ * in lower case with '_' as '.' (librdkafka names use dots only). */
+#define CONFIG_KAFKA_ENV "REBOUND_KAFKA_PROPERTY_"
 
 struct config_pair {
 	char *section;
@@ -254,6 +275,40 @@ add_pair(
 	p->value = xstrdup(value);
 }
 
+/* A pair of section that replaces one of the same key (a later source
+ * overrides an earlier one); -1 over CONFIG_MAX_PAIRS. */
+static int
+set_pair(
+    struct config *cfg, const char *section, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_pairs; i++) {
+		if (strcmp(cfg->pairs[i].section, section) == 0 &&
+		    strcmp(cfg->pairs[i].key, key) == 0) {
+			free(cfg->pairs[i].value);
+			cfg->pairs[i].value = xstrdup(value);
+			return 0;
+		}
+	}
+	if (cfg->n_pairs >= CONFIG_MAX_PAIRS)
+		return -1;
+	add_pair(cfg, section, key, value);
+	return 0;
+}
+
+/* "property.NAME" of [kafka]: NAME, or NULL for any other key. */
+static const char *
+kafka_property(const char *section, const char *key)
+{
+	size_t n = sizeof(CONFIG_KAFKA_PROPERTY) - 1;
+
+	if (strcmp(section, "kafka") != 0 ||
+	    strncmp(key, CONFIG_KAFKA_PROPERTY, n) != 0)
+		return NULL;
+	return key + n;
+}
+
 /* Read the file into cfg; -1 with err set. */
 static int
 load_file(struct config *cfg, const char *path, struct rb_error *err)
@@ -324,6 +379,25 @@ load_file(struct config *cfg, const char *path, struct rb_error *err)
 				g_free(val);
 				continue;
 			}
+			if (kafka_property(groups[g], keys[k]) != NULL) {
+				const char *prop =
+				    kafka_property(groups[g], keys[k]);
+
+				if (prop[0] == '\0' ||
+				    set_pair(cfg, CONFIG_KAFKA_SECTION, prop,
+				        val) < 0) {
+					rb_error_set(err, EINVAL,
+					    "%s: [kafka] %s: %s", path, keys[k],
+					    prop[0] == '\0'
+					        ? "no librdkafka property name"
+					        : "too many properties");
+					g_free(val);
+					g_strfreev(keys);
+					goto out;
+				}
+				g_free(val);
+				continue;
+			}
 			(void)snprintf(
 			    name, sizeof(name), "%s.%s", groups[g], keys[k]);
 			idx = key_index(name);
@@ -347,6 +421,43 @@ out:
 	g_strfreev(groups);
 	g_key_file_free(kf);
 	return rc;
+}
+
+/* REBOUND_KAFKA_PROPERTY_SASL_PASSWORD=x -> sasl.password = x. */
+static int
+load_env_properties(struct config *cfg, struct rb_error *err)
+{
+	extern char **environ;
+	size_t n = sizeof(CONFIG_KAFKA_ENV) - 1;
+	char **e;
+
+	for (e = environ; e != NULL && *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+		char prop[CONFIG_MAX_NAME];
+		size_t len, i;
+
+		if (eq == NULL || strncmp(*e, CONFIG_KAFKA_ENV, n) != 0)
+			continue;
+		len = (size_t)(eq - *e) - n;
+		if (len == 0 || len >= sizeof(prop) ||
+		    strlen(eq + 1) >= CONFIG_MAX_VALUE)
+			return rb_error_set(err, EINVAL,
+			    "$%.*s: a property name of 1 to %d bytes and a "
+			    "value shorter than %d bytes are needed",
+			    (int)(eq - *e), *e, CONFIG_MAX_NAME - 1,
+			    CONFIG_MAX_VALUE);
+		for (i = 0; i < len; i++) {
+			char c = (*e)[n + i];
+
+			prop[i] =
+			    c == '_' ? '.' : (char)tolower((unsigned char)c);
+		}
+		prop[len] = '\0';
+		if (set_pair(cfg, CONFIG_KAFKA_SECTION, prop, eq + 1) < 0)
+			return rb_error_set(
+			    err, EINVAL, "too many Kafka properties");
+	}
+	return 0;
 }
 
 int
@@ -399,6 +510,10 @@ config_load(const char *path, struct config **cfg_r, struct rb_error *err)
 			set_value(cfg, i, v, src);
 		}
 	}
+	if (load_env_properties(cfg, err) < 0) {
+		config_free(&cfg);
+		return -1;
+	}
 	*cfg_r = cfg;
 	return 0;
 }
@@ -429,8 +544,18 @@ int
 config_set(struct config *cfg, const char *name, const char *value,
     struct rb_error *err)
 {
+	static const char prefix[] = "kafka." CONFIG_KAFKA_PROPERTY;
 	int idx = key_index(name);
 
+	if (idx < 0 && strncmp(name, prefix, sizeof(prefix) - 1) == 0 &&
+	    name[sizeof(prefix) - 1] != '\0' &&
+	    strlen(value) < CONFIG_MAX_VALUE) {
+		if (set_pair(cfg, CONFIG_KAFKA_SECTION,
+		        name + sizeof(prefix) - 1, value) < 0)
+			return rb_error_set(
+			    err, EINVAL, "too many Kafka properties");
+		return 0;
+	}
 	if (idx < 0)
 		return rb_error_set(err, EINVAL, "unknown setting '%s'", name);
 	if (strlen(value) >= CONFIG_MAX_VALUE)

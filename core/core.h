@@ -122,13 +122,18 @@ struct config;
 /*
  * Load path (NULL: no file, defaults and environment only).  Unknown
  * sections and keys are errors (a typo must not silently become a
- * default), except in the free-form section [accounts].  Returns 0, or
- * -1 with err set.  Caller frees with config_free().
+ * default), except in the free-form section [accounts] and the
+ * librdkafka properties: "property.NAME = VALUE" in [kafka] (or
+ * $REBOUND_KAFKA_PROPERTY_NAME with '_' for '.', or the flag
+ * "kafka.property.NAME") is the pair NAME = VALUE of the section
+ * "kafka.property", passed to librdkafka unchecked.  Returns 0, or -1
+ * with err set.  Caller frees with config_free().
  */
 int config_load(
     const char *path, struct config **cfg_r, struct rb_error *err) RB_WUR;
 void config_free(struct config **cfg);
-/* Override "section.key" (a command-line flag); -1 for an unknown key. */
+/* Override "section.key" (a command-line flag; "kafka.property.NAME"
+ * sets a librdkafka property); -1 for an unknown key. */
 int config_set(struct config *cfg, const char *name, const char *value,
     struct rb_error *err) RB_WUR;
 /* The value of "section.key", borrowed until config_free; panics on an

@@ -59,6 +59,7 @@ struct metrics_state {
 	size_t n_pairs;
 	uint64_t unattributed, untrusted;
 	struct store_overview ov;
+	struct store_outbox_stats outbox;
 	struct store_identity_stats *top; /* identity strdup'd */
 	size_t n_top, cap_top;
 };
@@ -437,6 +438,8 @@ refresh(struct req *rq, struct store *st, struct rb_error *err)
 	if (store_events_count_since(st, &ms->cursor, on_pair, ms,
 	        &ms->unattributed, &ms->untrusted, err) < 0)
 		return -1;
+	if (store_outbox_stats(st, &ms->outbox, err) < 0)
+		return -1;
 	top_clear(ms);
 	if (store_overview(st, rq->now, 0, rq->srv->metrics_identities, &ms->ov,
 	        on_top, ms, err) < 0)
@@ -450,7 +453,7 @@ refresh(struct req *rq, struct store *st, struct rb_error *err)
  */
 
 static void
-add_db(struct http_metrics *m, struct metrics_state *ms)
+add_db(struct http_metrics *m, struct metrics_state *ms, time_t now)
 {
 	static const char *const metric[] = {"bounceRate", "complaintRate"};
 	static const char *const status[] = {"ok", "warning", "critical"};
@@ -494,6 +497,20 @@ add_db(struct http_metrics *m, struct metrics_state *ms)
 			    (double)ms->ov.alerts[k][s]);
 		}
 	}
+	http_metrics_add(m, "rebound_outbox_depth", "gauge",
+	    "outbox rows not yet delivered to Kafka", NULL,
+	    (double)ms->outbox.depth);
+	http_metrics_add(m, "rebound_outbox_oldest_seconds", "gauge",
+	    "age of the oldest outbox row (0: empty)", NULL,
+	    ms->outbox.oldest > 0 && now > ms->outbox.oldest
+	        ? (double)(now - ms->outbox.oldest)
+	        : 0);
+	http_metrics_add(m, "rebound_kafka_send_records_total", "counter",
+	    "records of the sends topic consumed", NULL,
+	    (double)ms->outbox.sends_records);
+	http_metrics_add(m, "rebound_kafka_send_records_malformed_total",
+	    "counter", "records of the sends topic skipped as malformed", NULL,
+	    (double)ms->outbox.sends_malformed);
 	http_metrics_add(m, "rebound_identities", "gauge",
 	    "identities with sends or feedback in the window", NULL,
 	    (double)ms->ov.identities);
@@ -597,7 +614,7 @@ api_metrics(struct req *rq)
 	pthread_mutex_lock(&ms->mu);
 	rc = refresh(rq, st, &err);
 	if (rc == 0)
-		add_db(&m, ms);
+		add_db(&m, ms, rq->now);
 	pthread_mutex_unlock(&ms->mu);
 	if (rc < 0) {
 		metrics_writer_free(&m);

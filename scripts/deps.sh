@@ -4,7 +4,11 @@
 # Usage: scripts/deps.sh build|check [EXTRA_PACKAGE...]
 #   build  compiler, CMake and the library -dev packages (TOOLCHAIN.md 1)
 #   check  build + clang and libFuzzer runtime, python3 (corpus accuracy
-#          score), time (/usr/bin/time, peak memory in the CLI test)
+#          score, JSON log and locked-database checks of the SMTP tests),
+#          time (/usr/bin/time, peak memory in the CLI test), kcat (a
+#          Kafka client of its own for the Kafka tests), swaks with
+#          libnet-ssleay-perl (its TLS) and openssl (a test certificate)
+#          for the SMTP tests
 #
 # Checks each package with dpkg-query; when some are missing, runs
 # `apt-get update` once and installs them without recommends.  As root it
@@ -15,8 +19,9 @@ set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config libgmime-3.0-dev libpcre2-dev
 libsqlite3-dev libmicrohttpd-dev libjansson-dev libmaxminddb-dev
-librdkafka-dev liblz4-dev nettle-dev"
-CHECK_PKGS="clang libclang-rt-14-dev python3 time"
+librdkafka-dev libgnutls28-dev zlib1g-dev liblz4-dev nettle-dev"
+CHECK_PKGS="clang libclang-rt-14-dev python3 time kcat swaks libnet-ssleay-perl
+openssl"
 
 case ${1:-} in
 build) want=$BUILD_PKGS ;;

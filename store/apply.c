@@ -6,9 +6,10 @@
  * write lock).  Per new message: the messages row (its dedupe key is
  * UNIQUE: inserting it is the final duplicate check), the raw bytes,
  * one events row per recipient, the hourly counters of its identity,
- * suppressions, the review queue.  Before the commit the alert state of
- * every identity the batch touched is evaluated, so counters, lists and
- * alerts are always committed together: after a crash the database
+ * suppressions, the review queue, the outbox rows (outbox.c).  Before
+ * the commit the alert state of every identity the batch touched is
+ * evaluated, so counters, lists, alerts and outbox rows are always
+ * committed together: after a crash the database
  * holds whole batches only, and ingesting again completes it exactly.
  *
  * Untrusted rows (a forged token, or a token of another recipient) are
@@ -410,7 +411,11 @@ apply_item(struct store *st, struct apply_batch *b, struct item *it, time_t now,
 	}
 	memset(&c, 0, sizeof(c));
 	for (i = 0; i < it->n_rows; i++) {
+		outbox_event_json(
+		    &it->rows[i].json, it->key, i, it->rows[i].type);
 		if (insert_event(st, it, &it->rows[i], mid, &eid, err) < 0 ||
+		    outbox_add(st, STORE_TOPIC_EVENTS, NULL, eid, now, err) <
+		        0 ||
 		    row_effects(st, it, &it->rows[i], eid, now, &c, p, err) < 0)
 			return -1;
 		feedback = 1;

@@ -142,6 +142,30 @@ static const char *const migrations[] = {
 	 * few per cent; paging a million events without them is a scan. */
 	"CREATE INDEX events_time ON events(time);"
 	"CREATE INDEX events_recipient ON events(recipient, time);",
+	/* 3: Kafka (outbox.c).  What is still to be published, in the
+	 * order it happened: AUTOINCREMENT, so an id is never reused once
+	 * the publisher has emptied the table. */
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  topic INTEGER NOT NULL,"             /* enum store_topic */
+	"  key TEXT,"                           /* suppression: address */
+	"  ref INTEGER,"                        /* events.id, alerts.id */
+	"  created INTEGER NOT NULL"
+	");"
+	/* Next offset to consume per partition of the sends topic, kept in
+	 * the transaction that counted the records before it. */
+	"CREATE TABLE kafka_offsets ("
+	"  topic TEXT NOT NULL,"
+	"  partition INTEGER NOT NULL,"
+	"  next INTEGER NOT NULL,"
+	"  PRIMARY KEY (topic, partition)"
+	") WITHOUT ROWID;"
+	/* Counters and marks of the Kafka side (expiry sweep, malformed
+	 * send records). */
+	"CREATE TABLE kafka_state ("
+	"  name TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 /* clang-format on */
 

@@ -1,11 +1,11 @@
 /*
  * prune: retention.  Raw messages older than retention.raw, messages
  * (with their events and review rows, by foreign-key cascade) older than
- * retention.events, counters and alert transitions of that age, and
- * expired global suppressions older than suppression.forget.  Ages count
- * from when rebound stored a row.  Each delete takes at most
- * retention.prune_batch rows and is its own transaction, so pruning a
- * year never holds the write lock for long nor grows the WAL past a
+ * retention.events, counters, alert transitions and unpublished outbox
+ * rows of that age, and expired global suppressions older than
+ * suppression.forget.  Ages count from when rebound stored a row.  Each delete
+ * takes at most retention.prune_batch rows and is its own transaction, so
+ * pruning a year never holds the write lock for long nor grows the WAL past a
  * batch.
  */
 #include "store_int.h"
@@ -79,6 +79,13 @@ store_prune(struct store *st, time_t now, struct store_prune_summary *r,
 		rc = prune_loop(st,
 		    "DELETE FROM alerts WHERE id IN"
 		    " (SELECT id FROM alerts WHERE time < ?1 LIMIT ?2)",
+		    ev_cut, &sum, &other, err);
+	/* Outbox rows never published (no publisher ran): their events
+	 * are gone with the messages. */
+	if (rc == 0)
+		rc = prune_loop(st,
+		    "DELETE FROM outbox WHERE id IN"
+		    " (SELECT id FROM outbox WHERE created < ?1 LIMIT ?2)",
 		    ev_cut, &sum, &other, err);
 	if (rc == 0)
 		rc = prune_loop(st,

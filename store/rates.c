@@ -157,6 +157,9 @@ rates_evaluate(struct store *st, const char *identity, time_t now,
 		(void)sqlite3_reset(s);
 		if (rc != SQLITE_DONE)
 			return store_db_error(st, "insert alert", err);
+		if (outbox_add(st, STORE_TOPIC_ALERTS, identity,
+		        sqlite3_last_insert_rowid(st->db), now, err) < 0)
+			return -1;
 		if ((s = store_stmt(st, STMT_ALERT_STATE_PUT, err)) == NULL)
 			return -1;
 		(void)bind_text(s, 1, identity);
@@ -197,10 +200,11 @@ store_sends_add(struct store *st, const char *identity, uint64_t count,
 	return store_commit(st, err);
 }
 
-/* One SES Send event line into the counters; -1 with err (no line no.). */
-static int
-sends_line(struct store *st, const char *line, size_t len, time_t now,
-    struct store_import_summary *sum, GHashTable *touched, struct rb_error *err)
+/* One SES Send event line into the counters: 0, 1 malformed, -1 database
+ * error; err (no line number) for both. */
+int
+rates_send_line(struct store *st, const char *line, size_t len, time_t now,
+    struct store_import_summary *sum, void *touched, struct rb_error *err)
 {
 	json_error_t jerr;
 	json_t *root, *mail, *type, *dest;
@@ -208,11 +212,18 @@ sends_line(struct store *st, const char *line, size_t len, time_t now,
 	char id[STORE_MAX_IDENTITY];
 	struct counts c;
 	time_t at = now;
-	int rc = -1;
+	int rc = 1;
 
 	root = json_loadb(line, len, 0, &jerr);
-	if (root == NULL)
-		return rb_error_set(err, EINVAL, "not JSON: %s", jerr.text);
+	if (root == NULL) {
+		rb_error_set(err, EINVAL, "not JSON: %s", jerr.text);
+		return 1;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		rb_error_set(err, EINVAL, "not a JSON object");
+		return 1;
+	}
 	type = json_object_get(root, "eventType");
 	if (type == NULL)
 		type = json_object_get(root, "notificationType");
@@ -242,8 +253,10 @@ sends_line(struct store *st, const char *line, size_t len, time_t now,
 	c.sends = json_is_array(dest) && json_array_size(dest) > 0
 	              ? (int64_t)json_array_size(dest)
 	              : 1;
-	if (rates_add(st, id, at, &c, err) < 0)
+	if (rates_add(st, id, at, &c, err) < 0) {
+		rc = -1;
 		goto out;
+	}
 	g_hash_table_add(touched, g_strdup(id));
 	sum->imported += (uint64_t)c.sends;
 	rc = 0;
@@ -256,6 +269,23 @@ static int
 cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+rates_evaluate_set(struct store *st, void *identities, time_t now,
+    uint64_t *n_r, struct rb_error *err)
+{
+	guint k = 0, i;
+	gpointer *ids = g_hash_table_get_keys_as_array(identities, &k);
+	int rc = 0;
+
+	/* Same order in every run: alert ids must not depend on hashing. */
+	if (k > 1)
+		qsort(ids, k, sizeof(*ids), cmp_str);
+	for (i = 0; i < k && rc == 0; i++)
+		rc = rates_evaluate(st, ids[i], now, n_r, err);
+	g_free(ids);
+	return rc;
 }
 
 int
@@ -287,7 +317,8 @@ store_sends_import(struct store *st, FILE *fp, const char *name, time_t now,
 			len--;
 		if (len == 0)
 			continue;
-		if (sends_line(st, line, len, now, &sum, touched, &lerr) < 0) {
+		if (rates_send_line(st, line, len, now, &sum, touched, &lerr) !=
+		    0) {
 			rc = rb_error_set(err, lerr.code, "%s:%llu: %s", name,
 			    (unsigned long long)sum.lines, lerr.msg);
 			break;
@@ -296,16 +327,8 @@ store_sends_import(struct store *st, FILE *fp, const char *name, time_t now,
 	free(line);
 	if (rc == 0 && ferror(fp))
 		rc = rb_error_set(err, EIO, "%s: read error", name);
-	if (rc == 0) {
-		guint k = 0, i;
-		gpointer *ids = g_hash_table_get_keys_as_array(touched, &k);
-
-		if (k > 1)
-			qsort(ids, k, sizeof(*ids), cmp_str);
-		for (i = 0; i < k && rc == 0; i++)
-			rc = rates_evaluate(st, ids[i], now, &alerts, err);
-		g_free(ids);
-	}
+	if (rc == 0)
+		rc = rates_evaluate_set(st, touched, now, &alerts, err);
 	g_hash_table_destroy(touched);
 	if (rc == 0)
 		rc = store_commit(st, err);

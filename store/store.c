@@ -107,6 +107,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_ALERT_INSERT] =
 	    "INSERT INTO alerts(time, identity, metric, from_state, to_state,"
 	    " value, threshold, sends) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[STMT_OUTBOX_ADD] =
+	    "INSERT INTO outbox(topic, key, ref, created)"
+	    " VALUES (?1, ?2, ?3, ?4)",
 };
 /* clang-format on */
 
@@ -485,6 +488,8 @@ conf_load(const struct config *cfg, struct store_conf *c, struct rb_error *err)
 		    "bounce, complaint, both or none, not '%s'",
 		    v);
 	}
+	if (config_get_bool(cfg, "kafka.enabled", &c->outbox, err) < 0)
+		return -1;
 	c->providers_path = xstrdup(config_get(cfg, "stats.providers"));
 	c->verp_secret = xstrdup(config_get(cfg, "verp.secret"));
 	{

@@ -28,7 +28,7 @@
 #include "core/core.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* RFC 5321 4.5.3.1: 64 octets of local part, 255 of domain, the "@". */
 #define STORE_MAX_ADDRESS 321
 /* An identity is a domain or an address. */
@@ -521,5 +521,113 @@ struct store_prune_summary {
  * transaction. */
 int store_prune(struct store *st, time_t now, struct store_prune_summary *r,
     struct rb_error *err) RB_WUR;
+
+/* ---- Kafka: outbox and consumed offsets (outbox.c) --------------------- */
+
+/*
+ * With kafka.enabled every stored event, every change of a suppression
+ * list and every alert transition adds an outbox row in the transaction
+ * that makes it; the publisher reads the rows in id order, produces
+ * them and removes them once the brokers acknowledged them.  Each
+ * event's JSON carries rebound.eventId: the first 16 bytes of its
+ * message's dedupe key in hex, "-", the row's index in the message, so
+ * the same feedback gives the same id in any database, on any
+ * re-delivery.
+ */
+enum store_topic {
+	STORE_TOPIC_EVENTS,      /* key identity, value the event JSON */
+	STORE_TOPIC_SUPPRESSION, /* key address, value its entries */
+	STORE_TOPIC_ALERTS       /* key identity, value the transition */
+};
+#define STORE_N_TOPICS 3
+/* "events", "suppression", "alerts". */
+const char *store_topic_name(enum store_topic t);
+
+struct store_outbox_msg {
+	int64_t id; /* of the outbox row; increasing */
+	enum store_topic topic;
+	time_t created;
+	const char *key; /* NULL: none (unattributed event) */
+	size_t key_len;
+	const char *value; /* NULL: a tombstone (suppression) */
+	size_t value_len;
+	int gone; /* its event or alert was pruned: nothing to publish */
+};
+/* Borrowed strings, valid during the call; -1 stops the walk before
+ * this row (it is read again next time). */
+typedef int store_outbox_fn(const struct store_outbox_msg *m, void *ctx);
+
+/*
+ * Call fn for at most limit outbox rows with id > after, in id order.
+ * A suppression row's value is built at now from the lists as they are
+ * then: {emailAddress, list, reason, lastUpdateTime, expiresAt} of the
+ * address's first entry in force (global before account, accounts by
+ * name) and "entries", all of them; no entry in force: a tombstone.
+ * Returns the number of rows walked, or -1.
+ */
+int store_outbox_read(struct store *st, int64_t after, size_t limit, time_t now,
+    store_outbox_fn *fn, void *ctx, struct rb_error *err) RB_WUR;
+/* Remove the rows with id <= upto (delivered).  0 or -1. */
+int store_outbox_done(
+    struct store *st, int64_t upto, struct rb_error *err) RB_WUR;
+/*
+ * Add an outbox row for each global entry that expired since the last
+ * sweep (by time, so nothing else would tell the compacted topic).  The
+ * first sweep of a database only sets the mark: what expired before was
+ * published after its expiry (values are built at read time).  *n_r:
+ * rows added (may be NULL).
+ */
+int store_outbox_sweep(
+    struct store *st, time_t now, uint64_t *n_r, struct rb_error *err) RB_WUR;
+
+struct store_outbox_stats {
+	uint64_t depth; /* rows not yet delivered */
+	uint64_t by_topic[STORE_N_TOPICS];
+	time_t oldest;            /* created of the oldest row; 0: empty */
+	int64_t last_id;          /* highest outbox id given so far */
+	time_t swept;             /* last expiry sweep; 0: never */
+	uint64_t sends_records;   /* send records consumed so far */
+	uint64_t sends_malformed; /* of them, skipped as malformed */
+};
+/* The state of the outbox (for rebound status and /metrics). */
+int store_outbox_stats(struct store *st, struct store_outbox_stats *r,
+    struct rb_error *err) RB_WUR;
+
+/* One record of the sends topic. */
+struct store_send_record {
+	int32_t partition;
+	int64_t offset;
+	const char *data; /* an SES Send event (JSON), not NUL-terminated */
+	size_t len;
+};
+struct store_consume_summary {
+	uint64_t records;  /* handed over */
+	uint64_t sends;    /* sends counted */
+	uint64_t replayed; /* offset already counted before: ignored */
+	uint64_t skipped;  /* other event types */
+	uint64_t malformed;
+};
+/* A malformed record: why, borrowed during the call. */
+typedef void store_malformed_fn(
+    const struct store_send_record *r, const char *why, void *ctx);
+/*
+ * Count n records of topic as store_sends_import counts a line, and
+ * store the next offset of each partition, in one transaction: a record
+ * at an offset below the one stored for its partition was counted
+ * before and changes nothing.  A malformed record (not JSON, a Send
+ * without mail.source, a bad time or identity) is skipped, counted and
+ * told to bad (may be NULL).  Alerts of the identities are evaluated.
+ * Returns 0, or -1 on a database error (nothing of the call is kept).
+ */
+int store_sends_consume(struct store *st, const char *topic,
+    const struct store_send_record *recs, size_t n, time_t now,
+    store_malformed_fn *bad, void *ctx, struct store_consume_summary *sum_r,
+    struct rb_error *err) RB_WUR;
+/* fn for each partition of topic (NULL: all topics) with the next offset
+ * to consume, in partition order. */
+typedef int store_offset_fn(
+    const char *topic, int32_t partition, int64_t next, void *ctx);
+int store_sends_offsets(struct store *st, const char *topic,
+    store_offset_fn *fn, void *ctx, struct rb_error *err) RB_WUR;
 
 #endif

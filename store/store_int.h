@@ -52,6 +52,7 @@ struct store_conf {
 	char *providers_path;
 	char *verp_secret;
 	struct geo_db *geo; /* NULL: no GeoIP database configured */
+	int outbox;         /* kafka.enabled: write outbox rows */
 };
 
 enum stmt_id {
@@ -69,6 +70,7 @@ enum stmt_id {
 	STMT_ALERT_STATE_PUT,
 	STMT_ALERT_INSERT,
 	STMT_SENDS_ADD,
+	STMT_OUTBOX_ADD,
 	STMT_COUNT
 };
 
@@ -313,6 +315,10 @@ void rates_alert_row(sqlite3_stmt *s, struct store_alert *a);
 /* Rates, low volume and statuses of r from its counts. */
 void rates_finish(
     const struct store_thresholds *th, struct store_identity_stats *r);
+/* The same for each identity of a set (a GHashTable of strings), in
+ * identity order. */
+int rates_evaluate_set(struct store *st, void *identities, time_t now,
+    uint64_t *n_r, struct rb_error *err) RB_WUR;
 
 /* suppress.c: the automatic suppressions of one events row. */
 int suppress_global(struct store *st, const char *address, const char *reason,
@@ -326,5 +332,24 @@ void suppress_row_account(sqlite3_stmt *s, struct store_suppression *e);
 int suppress_account_auto(struct store *st, const char *account,
     const char *address, const char *reason, int64_t event_id, time_t now,
     int *changed_r, struct rb_error *err) RB_WUR;
+
+/* outbox.c: an outbox row of topic (key: the suppressed address; ref:
+ * events.id or alerts.id) in the open transaction; nothing without
+ * kafka.enabled. */
+int outbox_add(struct store *st, enum store_topic topic, const char *key,
+    int64_t ref, time_t now, struct rb_error *err) RB_WUR;
+/* rebound.eventId (and notificationType for the SES notification types)
+ * into the JSON of row index of the message with dedupe key: *json is
+ * replaced (freed and reallocated); left as it is if it is no JSON
+ * object. */
+void outbox_event_json(char **json, const unsigned char key[STORE_KEY_LEN],
+    size_t index, enum classify_event_type type);
+
+/* rates.c: one SES Send event into the counters (the identities counted
+ * join touched, a GHashTable of strings).  0 counted or skipped (another
+ * event type), 1 malformed, -1 database error; err set for both. */
+int rates_send_line(struct store *st, const char *line, size_t len, time_t now,
+    struct store_import_summary *sum, void *touched,
+    struct rb_error *err) RB_WUR;
 
 #endif

@@ -61,6 +61,9 @@ suppress_global(struct store *st, const char *address, const char *reason,
 	if (rc != SQLITE_DONE)
 		return store_db_error(st, "suppress", err);
 	*changed_r = sqlite3_changes(st->db) > 0;
+	if (*changed_r)
+		return outbox_add(
+		    st, STORE_TOPIC_SUPPRESSION, address, 0, now, err);
 	return 0;
 }
 
@@ -86,6 +89,9 @@ suppress_account_auto(struct store *st, const char *account,
 	if (rc != SQLITE_DONE)
 		return store_db_error(st, "suppress", err);
 	*changed_r = sqlite3_changes(st->db) > 0;
+	if (*changed_r)
+		return outbox_add(
+		    st, STORE_TOPIC_SUPPRESSION, address, 0, now, err);
 	return 0;
 }
 
@@ -248,7 +254,8 @@ store_suppression_add(struct store *st, const char *account,
 		return -1;
 	if (store_begin(st, err) < 0)
 		return -1;
-	if (account_put(st, account, addr, r, now, "manual", err) < 0) {
+	if (account_put(st, account, addr, r, now, "manual", err) < 0 ||
+	    outbox_add(st, STORE_TOPIC_SUPPRESSION, addr, 0, now, err) < 0) {
 		store_rollback(st);
 		return -1;
 	}
@@ -292,6 +299,11 @@ store_suppression_remove(struct store *st, const char *account,
 	if (rc != SQLITE_DONE)
 		goto fail;
 	n += (unsigned)sqlite3_changes(st->db);
+	if (n > 0 &&
+	    outbox_add(st, STORE_TOPIC_SUPPRESSION, addr, 0, now, err) < 0) {
+		store_rollback(st);
+		return -1;
+	}
 	if (store_commit(st, err) < 0)
 		return -1;
 	*removed_r = n;
@@ -551,7 +563,8 @@ import_entry(struct store *st, const struct entry *e, const char *account,
 		(void)sqlite3_reset(s);
 		if (rc != SQLITE_DONE)
 			return store_db_error(st, "import", err);
-		return 0;
+		return outbox_add(
+		    st, STORE_TOPIC_SUPPRESSION, addr, 0, now, err);
 	}
 	if (e->list != NULL && e->list[0] != '\0' &&
 	    strcmp(e->list, "account") != 0)
@@ -561,7 +574,9 @@ import_entry(struct store *st, const struct entry *e, const char *account,
 		account = e->account;
 	if (check_account(account, err) < 0)
 		return -1;
-	return account_put(st, account, addr, r, since, "import", err);
+	if (account_put(st, account, addr, r, since, "import", err) < 0)
+		return -1;
+	return outbox_add(st, STORE_TOPIC_SUPPRESSION, addr, 0, now, err);
 }
 
 static const char *
