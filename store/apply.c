@@ -411,8 +411,6 @@ apply_item(struct store *st, struct apply_batch *b, struct item *it, time_t now,
 	}
 	memset(&c, 0, sizeof(c));
 	for (i = 0; i < it->n_rows; i++) {
-		outbox_event_json(
-		    &it->rows[i].json, it->key, i, it->rows[i].type);
 		if (insert_event(st, it, &it->rows[i], mid, &eid, err) < 0 ||
 		    outbox_add(st, STORE_TOPIC_EVENTS, NULL, eid, now, err) <
 		        0 ||

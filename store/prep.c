@@ -4,9 +4,9 @@
  * the committed messages, to skip the work for a duplicate), the
  * verdict, the attribution, the raw bytes compressed, and one events row
  * per recipient with its SES-shaped JSON, in which rebound.identity,
- * rebound.attribution, rebound.trusted and rebound.geo are set.  An
- * event with several recipients gives one row each, whose JSON lists
- * that recipient only.  Feedback that could not be classified is marked
+ * rebound.attribution, rebound.trusted, rebound.geo and rebound.eventId
+ * are set.  An event with several recipients gives one row each, whose
+ * JSON lists that recipient only.  Feedback that could not be classified is marked
  * for the review queue.  Thread-safe for distinct items and contexts.
  */
 #include <stdlib.h>
@@ -581,5 +581,10 @@ prep_item(struct prep_ctx *pc, struct item *it)
 		mark_review(it, "not-feedback", root);
 		json_decref(root);
 	}
+	/* rebound.eventId: the dedupe key and the row, so the same event
+	 * has the same id however often it is ingested (outbox.c). */
+	for (i = 0; i < it->n_rows; i++)
+		outbox_event_json(
+		    &it->rows[i].json, it->key, i, it->rows[i].type);
 	item_detach(it);
 }
