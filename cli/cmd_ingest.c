@@ -4,7 +4,7 @@
  * events, counters, suppressions, alerts, review queue.  Idempotent: a
  * message stored before changes nothing.  On a terminal (stderr) a
  * progress line shows messages, rate and, when the total is known
- * (files and directories, not mboxes or stdin), the ETA.  At the end a
+ * (files and directories, not mboxes or stdin), a bar and the ETA.  At the end a
  * summary (--json: as one JSON object) and a retention prune in bounded
  * batches.
  *
