@@ -4,9 +4,9 @@
  * events, counters, suppressions, alerts, review queue.  Idempotent: a
  * message stored before changes nothing.  On a terminal (stderr) a
  * progress line shows messages, rate and, when the total is known
- * (files and directories, not mboxes or stdin), a bar and the ETA.  At the end a
- * summary (--json: as one JSON object) and a retention prune in bounded
- * batches.
+ * (files and directories, not mboxes or stdin), a bar and the ETA.  At
+ * the end a summary (--json: as one JSON object) and a retention prune
+ * in bounded batches.
  *
  * Also here: cli_store_open(), the --db/--config handling shared by
  * every command that touches the store.
