@@ -6,8 +6,9 @@
  * per recipient with its SES-shaped JSON, in which rebound.identity,
  * rebound.attribution, rebound.trusted, rebound.geo and rebound.eventId
  * are set.  An event with several recipients gives one row each, whose
- * JSON lists that recipient only.  Feedback that could not be classified is marked
- * for the review queue.  Thread-safe for distinct items and contexts.
+ * JSON lists that recipient only.  Feedback that could not be
+ * classified is marked for the review queue.  Thread-safe for distinct
+ * items and contexts.
  */
 #include <stdlib.h>
 #include <string.h>
