@@ -20,7 +20,7 @@ set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config libgmime-3.0-dev libpcre2-dev
 libsqlite3-dev libmicrohttpd-dev libjansson-dev libmaxminddb-dev
-librdkafka-dev libgnutls28-dev zlib1g-dev"
+librdkafka-dev libgnutls28-dev zlib1g-dev liblz4-dev nettle-dev"
 CHECK_PKGS="clang libclang-rt-14-dev python3 time kcat swaks libnet-ssleay-perl
 openssl chromium nodejs npm"
 
