@@ -250,6 +250,18 @@ classify_rate(const struct classify_rules *rules, const struct bench_set *set,
 	return (double)(passes * set->n) / el;
 }
 
+/* CPU seconds (user + system, every thread) of the process so far. */
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static long
 peak_rss_kb(void)
 {
@@ -276,7 +288,7 @@ main(int argc, char **argv)
 	struct rb_error err = {0};
 	char tmpdir[256] = "", dbpath[512], workers_s[24];
 	unsigned char *buf = NULL;
-	double crate, t0, el, irate;
+	double crate, t0, el, irate, c0, cpu;
 	long rss_before;
 	struct stat sb;
 	int a, rc = 1;
@@ -372,8 +384,13 @@ main(int argc, char **argv)
 
 	/* Warm-up, then the classify-only figure. */
 	(void)classify_rate(rules, &set, 1);
+	c0 = cpu_seconds();
+	t0 = now_seconds();
 	crate = classify_rate(rules, &set, seconds);
-	printf("classify-only: %.0f messages/s (1 thread)\n", crate);
+	cpu = cpu_seconds() - c0;
+	printf("classify-only: %.0f messages/s (1 thread), %.1f us CPU per "
+	       "message\n",
+	    crate, cpu / (crate * (now_seconds() - t0)) * 1e6);
 
 	if (store_open(cfg, &st, &err) < 0) {
 		fprintf(stderr, "bench_ingest: %s\n", err.msg);
@@ -382,6 +399,7 @@ main(int argc, char **argv)
 	rss_before = peak_rss_kb();
 	buf = xmalloc(set.max_len + BENCH_HEADER_MAX);
 	t0 = now_seconds();
+	c0 = cpu_seconds();
 	if (store_ingest_begin(st, rules, BENCH_NOW, &ing, &err) < 0) {
 		fprintf(stderr, "bench_ingest: %s\n", err.msg);
 		goto out;
@@ -402,11 +420,15 @@ main(int argc, char **argv)
 		goto out;
 	}
 	el = now_seconds() - t0;
+	cpu = cpu_seconds() - c0;
 	irate = (double)sum.messages / el;
 	printf("ingest: %llu messages (%llu stored, %llu duplicates) in "
 	       "%.2f s: %.0f messages/s\n",
 	    (unsigned long long)sum.messages, (unsigned long long)sum.stored,
 	    (unsigned long long)sum.duplicates, el, irate);
+	printf("ingest CPU: %.1f us per message (all threads, user + system), "
+	       "%.2f cores busy on average\n",
+	    cpu / (double)sum.messages * 1e6, cpu / el);
 	printf("events: Bounce %llu, Complaint %llu, AutoReply %llu, "
 	       "Delivery %llu, DeliveryDelay %llu; review %llu\n",
 	    (unsigned long long)sum.events[CLASSIFY_EVENT_BOUNCE],

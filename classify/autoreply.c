@@ -40,9 +40,8 @@ header_rule(struct classify_ctx *c, const char **marker_r)
 		if (buf_putc(&b, '\n') < 0)
 			break;
 	}
-	hit =
-	    b.len > 0 && rules_match(c->rules, c->a, RULES_AUTOREPLY_HEADER,
-	                     (const char *)b.data, b.len, NULL, NULL, NULL, &m);
+	hit = b.len > 0 && rules_match(c->rules, c->a, RULES_AUTOREPLY_HEADER,
+	                       (const char *)b.data, b.len, NULL, &m);
 	if (hit) {
 		const char *s = m.matched.p, *e;
 		const char *base = (const char *)b.data;
@@ -77,7 +76,7 @@ autoreply_read(struct classify_ctx *c)
 		why = "auto-reply header marker";
 	} else if (subj != NULL &&
 	           rules_match(c->rules, c->a, RULES_AUTOREPLY_SUBJECT, subj,
-	               strlen(subj), NULL, NULL, NULL, &m)) {
+	               strlen(subj), NULL, &m)) {
 		marker = "subject";
 		why = arena_printf(c->a, "subject rule %s:%u", m.file, m.line);
 	} else {

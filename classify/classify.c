@@ -297,8 +297,10 @@ finish_recipients(struct classify_ctx *c)
 		if (r->reason == CLASSIFY_R_FEEDBACK ||
 		    r->reason == CLASSIFY_R_VACATION)
 			continue;
-		if (r->evidence.kind == CLASSIFY_EV_NONE)
+		if (r->evidence.kind == CLASSIFY_EV_NONE) {
+			ctx_hosts(c, r);
 			reason_decide(c->rules, c->a, r);
+		}
 		if (r->reason == CLASSIFY_R_DELIVERED) {
 			r->type = CLASSIFY_EVENT_DELIVERY;
 			r->bounce_type = CLASSIFY_BOUNCE_NONE;
@@ -325,7 +327,7 @@ from_mail_system(struct classify_ctx *c)
 	struct rule_match m;
 
 	return from != NULL && rules_match(c->rules, c->a, RULES_BOUNCE_FROM,
-	                           from, strlen(from), NULL, NULL, NULL, &m);
+	                           from, strlen(from), NULL, &m);
 }
 
 int
@@ -369,7 +371,8 @@ classify_message(const struct classify_rules *rules, const unsigned char *msg,
 		 * auto-replied"; and a notice from a mail system that cannot
 		 * be read as a bounce is no person's auto-reply either: it is
 		 * left NotFeedback, for review. */
-		if (!arf_read(&c) && !dsn_read(&c) && !sesjson_read(&c)) {
+		if (!arf_read(&c) && !dsn_read(&c) && !sesjson_read(&c) &&
+		    !mlnotice_read(&c)) {
 			if (from_mail_system(&c))
 				(void)prose_read(&c);
 			else if (!autoreply_read(&c))

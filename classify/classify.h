@@ -134,6 +134,21 @@ struct classify_recipient {
 	    *remote_ip; /* IP found in Remote-MTA / diagnostic, or NULL */
 	const char *last_attempt;     /* RFC 3339, or NULL */
 	const char *will_retry_until; /* RFC 3339, or NULL */
+	/* The reporting MTA's comment after the Status code ("5.2.1
+	 * (mailbox disabled)"): read by the rules as part of the
+	 * diagnostic.  NULL if none. */
+	const char *status_note;
+	/* The notice's own words when they explain this recipient alone
+	 * (a report with one recipient): read by the rules with the
+	 * diagnostic.  NULL if none. */
+	const char *context;
+	/* Mail servers named for this recipient (Remote-MTA, hosts in the
+	 * texts, Reporting-MTA, the notice's sender domain), lower-case,
+	 * space-separated: what mta= rules test.  NULL if none. */
+	const char *hosts;
+	/* SMTP command the failure answered ("RCPT", "DATA", "MAIL",
+	 * "EHLO", "CONN"), as far as the texts say; or NULL. */
+	const char *command;
 	enum classify_reason reason;
 	enum classify_event_type type;
 	enum classify_bounce_type bounce_type;

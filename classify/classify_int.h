@@ -87,6 +87,8 @@ struct span mime_decode(struct classify_arena *a, struct mime_part *p);
 bool text_ieq(struct span s, const char *lit);
 bool text_istarts(const char *s, size_t len, const char *prefix);
 const char *text_icase_find(const char *hay, size_t len, const char *needle);
+/* Is the text p..e only spaces and tabs? */
+bool text_blank(const char *p, const char *e);
 char *text_collapse(struct classify_arena *a, const char *s, size_t len);
 char *text_lower(struct classify_arena *a, const char *s);
 char *text_valid_utf8(struct classify_arena *a, const char *s, size_t len);
@@ -140,16 +142,28 @@ struct rule_match {
 	const char *file;
 	unsigned line;
 	struct span matched;
+	const char *stage; /* the rule's cmd= condition, or NULL */
+};
+
+/* What a rule's conditions are tested against; any member may be NULL. */
+struct rule_subject {
+	const char *status;  /* enhanced status code, for status= */
+	const char *code;    /* SMTP reply code, for code= */
+	const char *rcpt;    /* recipient address, for rcpt= */
+	const char *hosts;   /* space-separated mail server names, for mta= */
+	const char *command; /* SMTP command the failure answered, for cmd= */
+	/* Only rules of these reasons (bit 1 << reason); 0 = any. */
+	unsigned long long reasons;
 };
 
 /*
  * First rule of section (in order) whose conditions hold and whose
- * pattern matches text.  status/code/rcpt (the recipient address, for
- * rcpt= conditions) may be NULL or "".
+ * pattern matches text.  subj may be NULL (then rules with conditions
+ * never match).
  */
 bool rules_match(const struct classify_rules *rules, struct classify_arena *a,
-    enum rules_section sec, const char *text, size_t len, const char *status,
-    const char *code, const char *rcpt, struct rule_match *m_r);
+    enum rules_section sec, const char *text, size_t len,
+    const struct rule_subject *subj, struct rule_match *m_r);
 
 /* Earliest offset in text where any rule of sec matches (multi-line). */
 bool rules_earliest(const struct classify_rules *rules,
@@ -159,6 +173,8 @@ bool rules_earliest(const struct classify_rules *rules,
 /* reason.c: decide a recipient's reason from status, code and text. */
 void reason_decide(const struct classify_rules *rules, struct classify_arena *a,
     struct classify_recipient *r);
+/* SMTP command a failure text says it answered, or NULL (see reason.c). */
+const char *reason_smtp_command(struct classify_arena *a, const char *text);
 enum classify_bounce_type reason_bounce_type(
     enum classify_reason reason, const char *status, const char *code);
 const char *reason_bounce_subtype(
@@ -188,12 +204,27 @@ struct span ctx_notice(struct classify_ctx *c);
 /* Find and read the returned/reported message part, if any. */
 void ctx_find_original(struct classify_ctx *c);
 
-/* dsn.c, arf.c, autoreply.c, prose.c: each returns true if it claimed. */
+/* prose.c: s cut where a [returned-message] rule says the copy of the
+ * original starts; *rest_r is the text after the marker line, or empty. */
+struct span prose_cut_returned(
+    struct classify_ctx *c, struct span s, struct span *rest_r);
+
+/* dsn.c, arf.c, autoreply.c, prose.c, mlnotice.c: each returns true if
+ * it claimed the message. */
+bool mlnotice_read(struct classify_ctx *c);
 bool dsn_read(struct classify_ctx *c);
 bool arf_read(struct classify_ctx *c);
 bool autoreply_read(struct classify_ctx *c);
 bool prose_read(struct classify_ctx *c);
 bool sesjson_read(struct classify_ctx *c);
+
+/* hosts.c: r->hosts, the mail servers the failure names (mta= rules). */
+void ctx_hosts(struct classify_ctx *c, struct classify_recipient *r);
+
+/* notice.c: r->context of recipients [first, first + n) of one report
+ * from its human-readable notice. */
+void notice_context(
+    struct classify_ctx *c, struct span notice, size_t first, size_t n);
 
 /* dsn.c: parse one block of "Name: value" fields. */
 void dsn_fields(

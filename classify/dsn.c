@@ -12,6 +12,8 @@
  */
 #include <string.h>
 
+#include <glib.h>
+
 #include "classify_int.h"
 
 void
@@ -19,8 +21,45 @@ dsn_fields(
     struct classify_arena *a, struct span block, struct mime_headers *h_r)
 {
 	struct span rest;
+	const char *p = block.p, *end = block.p + block.len;
+	char *o = NULL;
+	size_t j = 0;
 
-	mime_parse_headers(a, block, h_r, &rest);
+	/*
+	 * A Diagnostic-Code whose further lines of a multi-line SMTP reply
+	 * are not indented ("550-..." at the start of the line, seen from
+	 * Symantec's MessageLabs): a line that is not "Name: value" continues
+	 * the field above, as if folded.  The block is copied only then.
+	 */
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *e = eol != NULL ? eol + 1 : end;
+		const char *q = p;
+
+		while (q < e && (g_ascii_isalnum(*q) || *q == '-'))
+			q++;
+		if (o == NULL && p != block.p && *p != ' ' && *p != '\t' &&
+		    !(q > p && q < e && *q == ':')) {
+			/* One space more per line at most. */
+			o = arena_alloc(a, block.len * 2 + 1);
+			j = (size_t)(p - block.p);
+			memcpy(o, block.p, j);
+		}
+		if (o != NULL) {
+			if (p != block.p && *p != ' ' && *p != '\t' &&
+			    !(q > p && q < e && *q == ':'))
+				o[j++] = ' ';
+			memcpy(o + j, p, (size_t)(e - p));
+			j += (size_t)(e - p);
+		}
+		p = e;
+	}
+	if (o == NULL) {
+		mime_parse_headers(a, block, h_r, &rest);
+		return;
+	}
+	o[j] = '\0';
+	mime_parse_headers(a, (struct span){o, j}, h_r, &rest);
 }
 
 static const char *
@@ -82,17 +121,6 @@ first_word_lower(struct classify_arena *a, const char *v)
 	return text_lower(a, arena_strndup(a, v, n));
 }
 
-/* Is the line at p..e only whitespace? */
-static bool
-blank(const char *p, const char *e)
-{
-	for (; p < e; p++) {
-		if (*p != ' ' && *p != '\t')
-			return false;
-	}
-	return true;
-}
-
 static void
 read_recipient(struct classify_ctx *c, const struct mime_headers *h)
 {
@@ -133,8 +161,12 @@ read_recipient(struct classify_ctx *c, const struct mime_headers *h)
 		r->status = arena_strdup(a, code);
 	/* "Status: 4.0.0 (host name lookup failure)": the comment is the
 	 * only diagnostic some MTAs (PMDF, old Sendmail) give. */
-	if (diag == NULL && status != NULL && strchr(status, '(') != NULL)
-		r->diagnostic = arena_strdup(a, strchr(status, '('));
+	if (status != NULL && strchr(status, '(') != NULL) {
+		if (diag == NULL)
+			r->diagnostic = arena_strdup(a, strchr(status, '('));
+		else /* "5.2.1 (mailbox disabled ...)": the MTA's gloss */
+			r->status_note = arena_strdup(a, strchr(status, '('));
+	}
 	r->reply_code = "";
 	if (diag != NULL && text_find_reply_code(diag, strlen(diag), reply))
 		r->reply_code = arena_strdup(a, reply);
@@ -179,6 +211,40 @@ read_message_block(struct classify_ctx *c, const struct mime_headers *h)
 	}
 }
 
+/*
+ * Where a second recipient starts inside one block: MTAs that forget the
+ * blank line between recipients (AOL's relays) write "Final-Recipient:"
+ * twice in a row.  The cut comes before the second one, or before the
+ * "Original-Recipient:" just above it.  NULL when the block holds one.
+ */
+static const char *
+next_recipient(const char *start, const char *end)
+{
+	const char *p = start, *prev_field = NULL;
+	bool seen = false;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *e = eol != NULL ? eol : end;
+		size_t n = (size_t)(e - p);
+
+		if (text_istarts(p, n, "Final-Recipient:")) {
+			if (seen)
+				return prev_field != NULL &&
+				               text_istarts(prev_field,
+				                   (size_t)(end - prev_field),
+				                   "Original-Recipient:")
+				           ? prev_field
+				           : p;
+			seen = true;
+		}
+		if (*p != ' ' && *p != '\t')
+			prev_field = p;
+		p = eol != NULL ? eol + 1 : end;
+	}
+	return NULL;
+}
+
 /* Parse "Name: value" blocks of text; true if a recipient was found. */
 static bool
 parse_blocks(struct classify_ctx *c, struct span body, bool inline_text)
@@ -196,7 +262,7 @@ parse_blocks(struct classify_ctx *c, struct span body, bool inline_text)
 			const char *eol = memchr(q, '\n', (size_t)(end - q));
 			const char *e = eol != NULL ? eol : end;
 
-			if (!blank(q, e))
+			if (!text_blank(q, e))
 				break;
 			q = eol != NULL ? eol + 1 : end;
 		}
@@ -205,13 +271,19 @@ parse_blocks(struct classify_ctx *c, struct span body, bool inline_text)
 			const char *eol = memchr(q, '\n', (size_t)(end - q));
 			const char *e = eol != NULL ? eol : end;
 
-			if (blank(q, e))
+			if (text_blank(q, e))
 				break;
 			q = eol != NULL ? eol + 1 : end;
 		}
 		bend = q;
 		if (bend <= start)
 			break;
+		{
+			const char *cut = next_recipient(start, bend);
+
+			if (cut != NULL)
+				bend = cut;
+		}
 		dsn_fields(
 		    c->a, (struct span){start, (size_t)(bend - start)}, &h);
 		if (is_recipient_block(&h))
@@ -314,6 +386,62 @@ diagnostic_from_notice(
 	buf_free(&b);
 }
 
+/*
+ * A Status that names only the class ("5.0.0") while the notice quotes
+ * the remote server's or the local mailer's precise code (Sendmail's
+ * "554 5.3.0 unknown mailer error 255"): the quoted code says more.
+ */
+static void
+status_from_context(struct classify_ctx *c, struct classify_recipient *r)
+{
+	char code[16];
+
+	if (r->context == NULL || strlen(r->status) != 5 ||
+	    strcmp(r->status + 1, ".0.0") != 0)
+		return;
+	if (text_failure_status(r->context, code) && code[2] != '0')
+		r->status = arena_strdup(c->a, code);
+}
+
+/*
+ * A mail system's notice that names no address and carries, as the
+ * returned message, another system's DSN (a gateway passing on the
+ * bounce it got): that inner report is the one that says who failed.
+ * *notice_r becomes the inner notice.
+ */
+static struct mime_part *
+wrapped_dsn(struct classify_ctx *c, struct span *notice_r)
+{
+	const char *from = c->v->report_from;
+	struct rule_match m;
+	size_t i;
+
+	if (from == NULL || !rules_match(c->rules, c->a, RULES_BOUNCE_FROM,
+	                        from, strlen(from), NULL, &m))
+		return NULL;
+	for (i = 0; i < c->tree.n; i++) {
+		struct mime_part *part = &c->tree.parts[i];
+
+		if (part->in_message &&
+		    strcmp(part->type, "message/delivery-status") == 0) {
+			size_t j;
+
+			/* Its report's first text part is the inner notice. */
+			for (j = 0; j < c->tree.n; j++) {
+				struct mime_part *t = &c->tree.parts[j];
+
+				if (t->parent == part->parent &&
+				    strcmp(t->type, "text/plain") == 0) {
+					*notice_r = mime_decode(c->a, t);
+					break;
+				}
+			}
+			return part;
+		}
+	}
+	return NULL;
+}
+
 bool
 dsn_read(struct classify_ctx *c)
 {
@@ -333,6 +461,8 @@ dsn_read(struct classify_ctx *c)
 			break;
 		}
 	}
+	if (ds == NULL && memchr(notice.p, '@', notice.len) == NULL)
+		ds = wrapped_dsn(c, &notice);
 	if (ds != NULL) {
 		found = parse_blocks(c, mime_decode(c->a, ds), false);
 		c->v->layout =
@@ -359,6 +489,9 @@ dsn_read(struct classify_ctx *c)
 		if (c->rcpts[i].diagnostic == NULL)
 			diagnostic_from_notice(c, &c->rcpts[i], notice);
 	}
+	notice_context(c, notice, before, c->n_rcpts - before);
+	for (i = before; i < c->n_rcpts; i++)
+		status_from_context(c, &c->rcpts[i]);
 	c->v->kind = CLASSIFY_KIND_DSN;
 	return true;
 }

@@ -28,8 +28,8 @@
  * Cut the notice where the returned message begins; *rest_r is the text
  * after the marker line (the returned message inline), or empty.
  */
-static struct span
-cut_returned(struct classify_ctx *c, struct span s, struct span *rest_r)
+struct span
+prose_cut_returned(struct classify_ctx *c, struct span s, struct span *rest_r)
 {
 	size_t off, full = s.len;
 
@@ -71,7 +71,7 @@ inline_original(struct classify_ctx *c, struct span rest)
 }
 
 static bool
-excluded(struct classify_ctx *c, const char *addr)
+excluded(struct classify_ctx *c, const char *addr, bool self_ok)
 {
 	const struct classify_verdict *v = c->v;
 	const char *lp_end = strchr(addr, '@');
@@ -88,9 +88,53 @@ excluded(struct classify_ctx *c, const char *addr)
 		return true;
 	if (to != NULL && g_ascii_strcasecmp(to, addr) == 0)
 		return true;
-	if (v->original.from_addr != NULL &&
+	if (!self_ok && v->original.from_addr != NULL &&
 	    g_ascii_strcasecmp(v->original.from_addr, addr) == 0)
 		return true;
+	return false;
+}
+
+/*
+ * "For further assistance, please contact <support@example.net>": an
+ * address the notice gives for help, after words inviting the reader to
+ * write, is no recipient.  next is the line after (the Japanese verb
+ * may be wrapped onto it), or NULL.
+ */
+/* Length of the line starting at p (up to its LF or end). */
+static size_t
+line_len(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	return (size_t)((nl != NULL ? nl : end) - p);
+}
+
+static bool
+contact_address(const char *line, const char *next, const char *addr)
+{
+	static const char *const invites[] = {"contact", "send mail to",
+	    "write to", "reply to", "questions to", "assistance"};
+	/* "get in touch", "inquiries" (Japanese). */
+	static const char *const invites_after[] = {"\xe9\x80\xa3\xe7\xb5\xa1",
+	    "\xe5\x95\x8f\xe3\x81\x84\xe5\x90\x88\xe3\x82\x8f\xe3\x81\x9b"};
+	const char *at = text_icase_find(line, strlen(line), addr);
+	size_t before, i;
+
+	if (at == NULL)
+		return false;
+	/* Only the words before the address count; Japanese puts the verb
+	 * after it ("<support@...> へご連絡ください"), so those count
+	 * anywhere. */
+	before = (size_t)(at - line);
+	for (i = 0; i < sizeof(invites) / sizeof(invites[0]); i++) {
+		if (text_icase_find(line, before, invites[i]) != NULL)
+			return true;
+	}
+	for (i = 0; i < sizeof(invites_after) / sizeof(invites_after[0]); i++) {
+		if (strstr(line, invites_after[i]) != NULL ||
+		    (next != NULL && strstr(next, invites_after[i]) != NULL))
+			return true;
+	}
 	return false;
 }
 
@@ -185,7 +229,7 @@ lines_text(struct classify_ctx *c, const char *from, const char *to)
 
 static void
 scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
-    size_t n_failed)
+    size_t n_failed, bool self_ok)
 {
 	const char *p = notice.p, *end = notice.p + notice.len;
 	size_t before = c->n_rcpts;
@@ -193,6 +237,12 @@ scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
 	struct classify_recipient *open = NULL;
 	const char *open_from = NULL;
 	unsigned open_lines = 0;
+	/* "While talking to mx.example.org:" opening a transcript no
+	 * recipient's segment has taken yet, or Lotus Notes' "Failure
+	 * Reasons" section: the lines that follow belong to the recipient
+	 * named next (old Sendmail writes ">>> MAIL From: ... <<< 550 ..."
+	 * before the recipient's line, Notes the reason above the address). */
+	const char *talk = NULL;
 
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -200,13 +250,24 @@ scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
 		const char *at = memchr(p, '@', (size_t)(e - p));
 		const char *addr = NULL;
 
+		if (open == NULL && (text_icase_find(p, (size_t)(e - p),
+		                         "while talking to") != NULL ||
+		                        text_icase_find(p, (size_t)(e - p),
+		                            "failure reasons") != NULL))
+			talk = p;
+
 		if (at != NULL) {
 			char *line = arena_strndup(c->a, p, (size_t)(e - p));
 
 			addr = text_address(c->a, line);
 			if (addr != NULL &&
-			    (excluded(c, addr) ||
-			        header_like(line, strlen(line))))
+			    (excluded(c, addr, self_ok) ||
+			        header_like(line, strlen(line)) ||
+			        contact_address(line,
+			            eol != NULL ? arena_strndup(c->a, eol + 1,
+			                              line_len(eol + 1, end))
+			                        : NULL,
+			            addr)))
 				addr = NULL;
 			if (addr != NULL && n_failed > 0) {
 				size_t i;
@@ -229,8 +290,9 @@ scan_recipients(struct classify_ctx *c, struct span notice, const char **failed,
 			if (open == NULL)
 				return;
 			open->address = addr;
-			open_from = p;
+			open_from = talk != NULL ? talk : p;
 			open_lines = 0;
+			talk = NULL;
 		} else if (open != NULL &&
 		           ++open_lines >= PROSE_MAX_DIAG_LINES) {
 			fill_recipient(c, open, lines_text(c, open_from, e));
@@ -267,33 +329,43 @@ prose_read(struct classify_ctx *c)
 	const char *xf = mime_header_get(c->a, c->top, "X-Failed-Recipients");
 	struct rule_match m;
 	struct span notice, rest;
-	bool from_hit, subj_hit, body_hit, returned;
+	bool from_hit, subj_hit, body_hit, returned, weak;
 	const char **failed = NULL;
 	size_t n_failed = 0, i, before = c->n_rcpts;
 
 	from_hit =
 	    from != NULL && rules_match(c->rules, c->a, RULES_BOUNCE_FROM, from,
-	                        strlen(from), NULL, NULL, NULL, &m);
+	                        strlen(from), NULL, &m);
 	if (!from_hit && subj != NULL &&
-	    rules_match(c->rules, c->a, RULES_NOT_BOUNCE, subj, strlen(subj),
-	        NULL, NULL, NULL, &m))
+	    rules_match(
+	        c->rules, c->a, RULES_NOT_BOUNCE, subj, strlen(subj), NULL, &m))
 		return false;
 	subj_hit =
 	    subj != NULL && rules_match(c->rules, c->a, RULES_BOUNCE_SUBJECT,
-	                        subj, strlen(subj), NULL, NULL, NULL, &m);
+	                        subj, strlen(subj), NULL, &m);
 	returned = has_returned_part(c);
 	if (xf == NULL && !from_hit && !subj_hit && !returned)
 		return false;
-	notice = cut_returned(c, ctx_notice(c), &rest);
+	notice = prose_cut_returned(c, ctx_notice(c), &rest);
 	/* The body wording is read only when it can decide. */
 	body_hit = (xf == NULL && !(from_hit && subj_hit)) &&
 	           rules_match(c->rules, c->a, RULES_BOUNCE_BODY, notice.p,
-	               notice.len, NULL, NULL, NULL, &m);
+	               notice.len, NULL, &m);
 	/* Two signals must agree; a returned message attached to a notice
 	 * worded as a failure counts as one. */
 	if (!(xf != NULL || (from_hit && (subj_hit || body_hit)) ||
 	        (subj_hit && body_hit) || (returned && body_hit)))
 		return false;
+	/* Mail sent to a list or by a newsletter, and not by a mail system:
+	 * a person or a publisher writing about bounces, not a bounce. */
+	if (!from_hit && xf == NULL &&
+	    (mime_header_raw(c->top, "List-Unsubscribe") != NULL ||
+	        mime_header_raw(c->top, "List-Id") != NULL))
+		return false;
+	/* Only the subject and the wording agree: unless the notice names
+	 * someone it failed for or returns a message, it is prose about a
+	 * bounce rather than a bounce. */
+	weak = !from_hit && xf == NULL && !returned;
 	ctx_find_original(c);
 	inline_original(c, rest);
 	if (xf != NULL) {
@@ -310,7 +382,10 @@ prose_read(struct classify_ctx *c)
 				failed[n_failed++] = a;
 		}
 	}
-	scan_recipients(c, notice, failed, n_failed);
+	scan_recipients(c, notice, failed, n_failed, false);
+	/* Nobody but the original sender named: a message to oneself. */
+	if (c->n_rcpts == before && v->original.from_addr != NULL)
+		scan_recipients(c, notice, failed, n_failed, true);
 	/* Listed in X-Failed-Recipients but not named in the text. */
 	for (i = 0; i < n_failed; i++) {
 		if (!already(c, before, failed[i])) {
@@ -323,6 +398,10 @@ prose_read(struct classify_ctx *c)
 			    lines_text(c, notice.p, notice.p + notice.len));
 		}
 	}
+	if (c->n_rcpts == before && weak && rest.len == 0) {
+		memset(&v->original, 0, sizeof(v->original));
+		return false;
+	}
 	if (c->n_rcpts == before) {
 		/* A bounce whose recipient cannot be found: keep it as an
 		 * address-less recipient (SES's NoEmail) so it is seen. */
@@ -334,8 +413,8 @@ prose_read(struct classify_ctx *c)
 		fill_recipient(
 		    c, r, lines_text(c, notice.p, notice.p + notice.len));
 	}
-	/* A recipient segment naming no cause: read the whole notice,
-	 * once for all such recipients. */
+	/* The one recipient's segment naming no cause: read the whole
+	 * notice (some MTAs state the cause above the address). */
 	{
 		struct classify_recipient whole;
 		bool have_whole = false;
@@ -343,9 +422,13 @@ prose_read(struct classify_ctx *c)
 		for (i = before; i < c->n_rcpts; i++) {
 			struct classify_recipient *r = &c->rcpts[i];
 
+			ctx_hosts(c, r);
 			reason_decide(c->rules, c->a, r);
-			if (r->reason == CLASSIFY_R_UNDEFINED ||
-			    r->reason == CLASSIFY_R_ONHOLD) {
+			/* Only a notice about one recipient: with several, the
+			 * rest of the notice is the others' causes. */
+			if (c->n_rcpts - before == 1 &&
+			    (r->reason == CLASSIFY_R_UNDEFINED ||
+			        r->reason == CLASSIFY_R_ONHOLD)) {
 				struct classify_recipient copy;
 
 				if (!have_whole) {
@@ -354,6 +437,7 @@ prose_read(struct classify_ctx *c)
 					fill_recipient(c, &whole,
 					    lines_text(c, notice.p,
 					        notice.p + notice.len));
+					ctx_hosts(c, &whole);
 					reason_decide(c->rules, c->a, &whole);
 					have_whole = true;
 				}
@@ -371,7 +455,7 @@ prose_read(struct classify_ctx *c)
 	}
 	/* A delay warning in prose: the MTA is still trying. */
 	if (rules_match(c->rules, c->a, RULES_DELAYED, notice.p, notice.len,
-	        NULL, NULL, NULL, &m)) {
+	        NULL, &m)) {
 		for (i = before; i < c->n_rcpts; i++)
 			c->rcpts[i].action = "delayed";
 	}

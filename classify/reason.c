@@ -1,16 +1,23 @@
 /*
  * Deciding one recipient's reason.  Evidence, strongest first:
- *   1. a user's rule (a --rules directory) matching the diagnostic text;
- *   2. a firm enhanced status code (x.1.1, x.2.2, ...), unless a built-in
- *      rule marked "force" matched;
- *   3. the first built-in rule matching the diagnostic text;
- *   4. a loose status code (x.0.0, x.7.1, ...) through the table;
- *   5. the SMTP reply code alone (RFC 5321 4.2.2, RFC 7504);
- *   6. nothing: onhold when a failure had a status, else undefined.
+ *   1. a user's rule (a --rules directory) or a built-in rule marked
+ *      "force" matching the diagnostic text;
+ *   2. a firm enhanced status code (x.1.1, x.2.2, ...);
+ *   3. the first built-in [diagnostic] rule matching the diagnostic (with
+ *      the reporting MTA's comment after the Status code);
+ *   4. a loose but specific status code through the RFC 3463 table;
+ *   5. a [diagnostic] rule matching the notice's own words about this
+ *      recipient (r->context, see notice.c);
+ *   6. a [diagnostic-fallback] rule (generic wordings);
+ *   7. a vague status code (x.N.0, x.7.1), the reply code alone;
+ *   8. nothing: expired for a delay naming no cause; onhold when the
+ *      failure had a status or a text, else undefined.
  * The evidence kept says which of these decided, for --explain.
  * bounceType then follows from the reason (DESIGN.md).
  */
 #include <string.h>
+
+#include <glib.h>
 
 #include "classify_int.h"
 
@@ -122,68 +129,110 @@ set_rule_evidence(struct classify_arena *a, struct classify_recipient *r,
 	r->evidence.rule_line = m->line;
 	r->evidence.matched = text_valid_utf8(a, m->matched.p, m->matched.len);
 	r->evidence.what = m->user ? "user rule" : "rule";
+	if (m->stage != NULL)
+		r->evidence.what = arena_printf(
+		    a, "%s (refused at %s)", r->evidence.what, m->stage);
 	if (m->status != NULL && (r->status == NULL || r->status[0] == '\0'))
 		r->status = m->status;
 	if (m->bounce_type != CLASSIFY_BOUNCE_NONE)
 		r->bounce_type = m->bounce_type;
 }
 
-/* Is there a reply code ("550 ", "550-") in text before p? */
 static bool
-reply_code_before(const char *text, const char *p)
+word_char(char c)
 {
-	const char *q;
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '@';
+}
 
-	for (q = text; q + 3 < p; q++) {
-		if ((q[0] == '4' || q[0] == '5') && q[1] >= '0' &&
-		    q[1] <= '9' && q[2] >= '0' && q[2] <= '9' &&
-		    (q[3] == ' ' || q[3] == '-' || q[3] == ':') &&
-		    (q == text || q[-1] == ' ' || q[-1] == ';'))
+/* Does the capital word w stand alone in text (not in a host name)? */
+static bool
+has_word(const char *text, const char *w)
+{
+	size_t wl = strlen(w);
+	const char *p = text;
+
+	while ((p = strstr(p, w)) != NULL) {
+		if ((p == text || !word_char(p[-1])) && !word_char(p[wl]))
 			return true;
+		p += wl;
 	}
 	return false;
 }
 
-/*
- * The SMTP command a reply answered, when the text says: "(in reply to
- * RCPT TO command)", ">>> DATA", "after end of data".  NULL if unknown.
- */
-static const char *
-smtp_command(const char *text, const char *addr)
+/* Lower-case phrases naming a stage, and the stage they name. */
+static const struct {
+	const char *phrase;
+	const char *command;
+} stage_phrases[] = {
+    /* Exim and Postfix. */
+    {"end of data", "DATA"},
+    /* qmail-remote's own sentences name the stage in words. */
+    {"failed after i sent the message", "DATA"},
+    {"does not like recipient", "RCPT"},
+    {"rcpt to", "RCPT"},
+    {"but sender was rejected", "MAIL"},
+    {"after mail from", "MAIL"},
+    {"but my name was rejected", "EHLO"},
+    {"but greeting failed", "EHLO"},
+    {"after initial connection", "CONN"},
+    {"connection greeting", "CONN"},
+    /* Gmail's older notices: the state of its SMTP client. */
+    {"(state 13)", "EHLO"},
+    {"(state 14)", "RCPT"},
+    {"(state 15)", "DATA"},
+    {"(state 17)", "DATA"},
+    {"(state 18)", "DATA"},
+};
+
+/* Stages from the earliest to the latest of a session. */
+static int
+stage_rank(const char *cmd)
 {
-	size_t n = strlen(text);
+	static const char *const order[] = {
+	    "CONN", "EHLO", "MAIL", "RCPT", "DATA"};
+	int i;
 
-	if (text_icase_find(text, n, "rcpt to") != NULL ||
-	    text_icase_find(text, n, "rcpt command") != NULL ||
-	    text_icase_find(text, n, ">>> rcpt") != NULL ||
-	    text_icase_find(text, n, "recipient address rejected") != NULL)
-		return "RCPT"; /* the last is Postfix's RCPT-stage wording */
-	if (text_icase_find(text, n, "end of data") != NULL ||
-	    text_icase_find(text, n, "command data") != NULL ||
-	    text_icase_find(text, n, "reply to data") != NULL ||
-	    text_icase_find(text, n, "after data") != NULL ||
-	    text_icase_find(text, n, ">>> data") != NULL)
-		return "DATA";
-	if (text_icase_find(text, n, "mail from") != NULL)
-		return "MAIL";
-	/* The server's reply quoting "<recipient>:" or "<recipient>..."
-	 * (Postfix and Sendmail RCPT replies) after its reply code. */
-	if (addr != NULL && addr[0] != '\0') {
-		const char *p = text;
-		size_t al = strlen(addr);
-
-		while ((p = text_icase_find(p, n - (size_t)(p - text), addr)) !=
-		       NULL) {
-			const char *after = p + al;
-
-			if (p > text && p[-1] == '<' && after[0] == '>' &&
-			    (after[1] == ':' || after[1] == '.') &&
-			    reply_code_before(text, p))
-				return "RCPT";
-			p = after;
-		}
+	for (i = 0; i < 5; i++) {
+		if (strcmp(order[i], cmd) == 0)
+			return i;
 	}
-	return NULL;
+	return -1;
+}
+
+const char *
+reason_smtp_command(struct classify_arena *a, const char *text)
+{
+	const char *best = NULL;
+	char *lower;
+	size_t i;
+
+	/*
+	 * MTAs write the command in capitals in their transcripts and
+	 * notes ("(in reply to RCPT TO command)" Postfix, ">>> DATA"
+	 * Sendmail, "SMTP:RCPT" ...); Exim ("after end of data") and qmail
+	 * ("does not like recipient") say it in words.  When several appear,
+	 * the latest stage of the session is the one that failed: a
+	 * transcript that got as far as DATA was refused there.
+	 */
+	if (has_word(text, "DATA"))
+		return "DATA";
+	if (has_word(text, "RCPT"))
+		best = "RCPT";
+	else if (strstr(text, "MAIL FROM") != NULL ||
+	         strstr(text, "MAIL From") != NULL)
+		best = "MAIL";
+	else if (has_word(text, "EHLO") || has_word(text, "HELO"))
+		best = "EHLO";
+	lower = text_lower(a, text);
+	for (i = 0; i < sizeof(stage_phrases) / sizeof(stage_phrases[0]); i++) {
+		const char *cmd = stage_phrases[i].command;
+
+		if ((best == NULL || stage_rank(cmd) > stage_rank(best)) &&
+		    strstr(lower, stage_phrases[i].phrase) != NULL)
+			best = cmd;
+	}
+	return best;
 }
 
 static enum classify_reason
@@ -200,14 +249,86 @@ reply_code_reason(const char *code)
 	return CLASSIFY_R_UNDEFINED;
 }
 
+/*
+ * The text the rules read first: the diagnostic with the Status comment,
+ * if any.  Also sets r->command, the SMTP command the failure answered,
+ * from these and the notice's words (r->context).
+ */
+static const char *
+reason_text(struct classify_arena *a, struct classify_recipient *r)
+{
+	const char *d = r->diagnostic != NULL ? r->diagnostic : "";
+
+	if (r->status_note != NULL)
+		d = arena_printf(a, "%s %s", d, r->status_note);
+	r->command = reason_smtp_command(a, d);
+	if (r->command == NULL && r->context != NULL)
+		r->command = reason_smtp_command(a, r->context);
+	return d;
+}
+
+/* Does the text hold a word (two letters, or any non-ASCII) beside the
+ * address itself? */
+static bool
+says_something(const char *text, const char *addr)
+{
+	size_t al = addr != NULL ? strlen(addr) : 0;
+	const char *p = text;
+
+	while (*p != '\0') {
+		if (al > 0 && g_ascii_strncasecmp(p, addr, al) == 0) {
+			p += al;
+			continue;
+		}
+		if ((unsigned char)*p >= 0x80 ||
+		    (g_ascii_isalpha(p[0]) && g_ascii_isalpha(p[1])))
+			return true;
+		p++;
+	}
+	return false;
+}
+
+/*
+ * A mailbox said to be full, disabled, moved, refusing this size or not
+ * relayed for is a mailbox that exists: such words outrank "user
+ * unknown" (and the filter it hides) and even an x.1.1 code, which
+ * receivers give for any refused recipient ("552 mailbox is over quota
+ * (#5.1.1)").
+ */
+static void
+outrank_userunknown(const struct classify_rules *rules,
+    struct classify_arena *a, struct classify_recipient *r, const char *text,
+    const char *ctx, const struct rule_subject *subj)
+{
+	struct rule_subject s = *subj;
+	struct rule_match m;
+
+	s.reasons =
+	    (1ull << CLASSIFY_R_MAILBOXFULL) |
+	    (1ull << CLASSIFY_R_EMAILTOOLARGE) | (1ull << CLASSIFY_R_SUSPEND) |
+	    (1ull << CLASSIFY_R_HASMOVED) | (1ull << CLASSIFY_R_NORELAYING);
+	if (rules_match(
+	        rules, a, RULES_DIAGNOSTIC, text, strlen(text), &s, &m) ||
+	    (ctx[0] != '\0' && rules_match(rules, a, RULES_DIAGNOSTIC, ctx,
+	                           strlen(ctx), &s, &m))) {
+		set_rule_evidence(a, r, &m);
+		r->evidence.what = m.user ? "user rule (outranks user unknown)"
+		                          : "rule (outranks user unknown)";
+	}
+}
+
 void
 reason_decide(const struct classify_rules *rules, struct classify_arena *a,
     struct classify_recipient *r)
 {
-	const char *text = r->diagnostic != NULL ? r->diagnostic : "";
+	const char *text = reason_text(a, r);
+	const char *ctx = r->context != NULL ? r->context : "";
+	const struct rule_subject subj = {
+	    r->status, r->reply_code, r->address, r->hosts, r->command, 0};
 	struct status_info si;
 	struct rule_match m;
-	bool have_status, have_rule;
+	bool have_status, have_rule, said_unknown = false;
+	bool delayed = r->action != NULL && strcmp(r->action, "delayed") == 0;
 
 	r->bounce_type = CLASSIFY_BOUNCE_NONE;
 	if (r->action != NULL && (strcmp(r->action, "delivered") == 0 ||
@@ -219,8 +340,8 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		return;
 	}
 	have_status = status_lookup(r->status, &si);
-	have_rule = rules_match(rules, a, RULES_DIAGNOSTIC, text, strlen(text),
-	    r->status, r->reply_code, r->address, &m);
+	have_rule = rules_match(
+	    rules, a, RULES_DIAGNOSTIC, text, strlen(text), &subj, &m);
 	if (have_rule && (m.user || m.force)) {
 		set_rule_evidence(a, r, &m);
 	} else if (have_status && si.firm) {
@@ -240,15 +361,13 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		 * mailbox) are exempt.
 		 */
 		if (r->reason == CLASSIFY_R_USERUNKNOWN && !m.rcptstage &&
-		    !(have_status && (si.reason == CLASSIFY_R_USERUNKNOWN ||
-		                         strcmp(r->status + 1, ".2.1") == 0)) &&
-		    (smtp_command(text, r->address) == NULL ||
-		        strcmp(smtp_command(text, r->address), "RCPT") != 0)) {
+		    !(have_status && si.reason == CLASSIFY_R_USERUNKNOWN) &&
+		    (r->command == NULL || strcmp(r->command, "DATA") == 0)) {
 			r->reason = CLASSIFY_R_FILTERED;
-			r->evidence.what = m.user
-			                       ? "user rule (not at RCPT: "
-			                         "filtered)"
-			                       : "rule (not at RCPT: filtered)";
+			said_unknown = true;
+			r->evidence.what = arena_printf(a, "%s (%s: filtered)",
+			    m.user ? "user rule" : "rule",
+			    r->command != NULL ? "after DATA" : "not at RCPT");
 		}
 	} else if (have_status && si.reason != CLASSIFY_R_UNDEFINED &&
 	           !si.vague) {
@@ -256,10 +375,26 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		r->evidence.kind = CLASSIFY_EV_STATUS;
 		r->evidence.what =
 		    arena_printf(a, "status %s (RFC 3463)", r->status);
+	} else if (ctx[0] != '\0' && rules_match(rules, a, RULES_DIAGNOSTIC,
+	                                 ctx, strlen(ctx), &subj, &m)) {
+		/* The notice says what the diagnostic does not. */
+		set_rule_evidence(a, r, &m);
+		r->evidence.what =
+		    m.user ? "user rule (notice text)" : "rule (notice text)";
 	} else if (rules_match(rules, a, RULES_FALLBACK, text, strlen(text),
-	               r->status, r->reply_code, r->address, &m)) {
+	               &subj, &m) ||
+	           (ctx[0] != '\0' && rules_match(rules, a, RULES_FALLBACK, ctx,
+	                                  strlen(ctx), &subj, &m))) {
 		/* Generic wordings, read only when nothing said more. */
 		set_rule_evidence(a, r, &m);
+	} else if (delayed &&
+	           (!have_status || (si.vague && r->status[2] != '6' &&
+	                                r->status[2] != '7'))) {
+		/* Still being retried, with no cause named: the delay is
+		 * the news (a security or content code still says more). */
+		r->reason = CLASSIFY_R_EXPIRED;
+		r->evidence.kind = CLASSIFY_EV_ACTION;
+		r->evidence.what = "Action: delayed, no cause named";
 	} else if (have_status && si.reason != CLASSIFY_R_UNDEFINED) {
 		r->reason = si.reason;
 		r->evidence.kind = CLASSIFY_EV_STATUS;
@@ -270,17 +405,21 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		r->evidence.kind = CLASSIFY_EV_REPLY_CODE;
 		r->evidence.what =
 		    arena_printf(a, "reply code %s", r->reply_code);
-	} else if (r->action != NULL && strcmp(r->action, "delayed") == 0) {
-		r->reason = CLASSIFY_R_UNDEFINED;
-		r->evidence.kind = CLASSIFY_EV_ACTION;
-		r->evidence.what = "Action: delayed";
 	} else {
-		r->reason = (r->status != NULL && r->status[0] != '\0')
+		/* A failure that says something no rule knows is on hold
+		 * (for review); one that says nothing, or names no one (the
+		 * whole notice is then only the banner), is undefined. */
+		r->reason = ((r->status != NULL && r->status[0] != '\0') ||
+		                (r->address != NULL && r->address[0] != '\0' &&
+		                    says_something(text, r->address)))
 		                ? CLASSIFY_R_ONHOLD
 		                : CLASSIFY_R_UNDEFINED;
 		r->evidence.kind = CLASSIFY_EV_DEFAULT;
 		r->evidence.what = "no status, code or rule matched";
 	}
+	if ((r->reason == CLASSIFY_R_USERUNKNOWN || said_unknown) &&
+	    !(have_rule && m.user))
+		outrank_userunknown(rules, a, r, text, ctx, &subj);
 	if (r->bounce_type == CLASSIFY_BOUNCE_NONE)
 		r->bounce_type =
 		    reason_bounce_type(r->reason, r->status, r->reply_code);

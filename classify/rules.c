@@ -9,7 +9,6 @@
  * pathological pattern on hostile text fails the match, never hangs).
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
-
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -39,8 +38,14 @@ struct rule {
 	enum classify_bounce_type bounce_type;
 	char status_cond[16]; /* "" = any; "5.7.1" exact; "5.7." prefix */
 	char code_cond[4];    /* "" = any; "550"; "55x"; "5xx" */
-	char *rcpt_cond;      /* recipient domain (or parent domain), or NULL */
-	char *set_status;     /* status the rule implies, or NULL */
+	char *rcpt_cond;      /* recipient domains (comma-separated), or NULL */
+	char *mta_cond;   /* mail server domains (comma-separated), or NULL */
+	char cmd_cond[8]; /* "" = any; "RCPT", "DATA", "MAIL", ... */
+	/* A lower-case literal every match contains, or NULL: a text
+	 * without it is skipped without running the pattern. */
+	char *need;
+	bool has_cond;    /* any of the conditions above is set */
+	char *set_status; /* status the rule implies, or NULL */
 	bool force;
 	bool rcptstage;
 	bool user;
@@ -99,6 +104,158 @@ cond_ok(const char *cond, size_t max)
 			return false;
 	}
 	return true;
+}
+
+/* A lower-case copy (domain lists are compared byte for byte). */
+static char *
+lower_dup(const char *v)
+{
+	char *o = xstrdup(v), *p;
+
+	for (p = o; *p != '\0'; p++)
+		*p = g_ascii_tolower(*p);
+	return o;
+}
+
+/* The SMTP commands reason_smtp_command() reports. */
+static bool
+cmd_ok(const char *v)
+{
+	static const char *const cmds[] = {
+	    "CONN", "EHLO", "MAIL", "RCPT", "DATA"};
+	size_t i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(v, cmds[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Shortest literal worth testing before a pattern. */
+#define RULES_MIN_NEED 3
+
+static bool
+quantifier(char c)
+{
+	return c == '?' || c == '*' || c == '{';
+}
+
+/* Index just past the class opening at p[i] ("[abc]", "[]x]", "[^]x]"). */
+static size_t
+skip_class(const char *p, size_t n, size_t i)
+{
+	i++;
+	if (i < n && p[i] == '^')
+		i++;
+	if (i < n && p[i] == ']')
+		i++;
+	for (; i < n; i++) {
+		if (p[i] == '\\')
+			i++;
+		else if (p[i] == ']')
+			return i + 1;
+	}
+	return n;
+}
+
+/* Index just past the group or class opening at p[i]. */
+static size_t
+skip_group(const char *p, size_t n, size_t i)
+{
+	int depth = 0;
+
+	if (p[i] == '[')
+		return skip_class(p, n, i);
+	for (; i < n; i++) {
+		if (p[i] == '\\') {
+			i++;
+		} else if (p[i] == '[') {
+			i = skip_class(p, n, i) - 1;
+		} else if (p[i] == '(') {
+			depth++;
+		} else if (p[i] == ')') {
+			if (--depth == 0)
+				return i + 1;
+		}
+	}
+	return n;
+}
+
+/*
+ * The longest run of plain characters at the top level of a pattern
+ * (outside groups and classes, not made optional by a quantifier), which
+ * every match must contain.  NULL when there is none worth it, when the
+ * pattern has a top-level alternative, or for extended patterns.  Bytes
+ * above ASCII end a run: caseless matching of those is not a byte test.
+ * Caller frees.
+ */
+static char *
+required_literal(const char *p, bool extended)
+{
+	size_t n = strlen(p), i = 0, cur = 0, best = 0;
+	char run[RULES_MAX_LINE + 1], keep[RULES_MAX_LINE + 1];
+
+	if (extended || strstr(p, "\\Q") != NULL)
+		return NULL;
+	while (i < n) {
+		char c = p[i], lit = 0;
+		bool is_lit = false, cut = false;
+
+		if (c == '\\' && i + 1 < n) {
+			char e = p[i + 1];
+
+			/* "\." is a dot; "\b", "\d", "\x41" ... are not plain.
+			 */
+			if (!g_ascii_isalnum(e)) {
+				lit = e;
+				is_lit = true;
+			}
+			i += 2;
+		} else if (c == '(' || c == '[') {
+			i = skip_group(p, n, i);
+		} else if (c == '|') {
+			return NULL;
+		} else {
+			if (c != '.' && c != '^' && c != '$' && c != '+' &&
+			    !quantifier(c) && (unsigned char)c < 0x80) {
+				lit = c;
+				is_lit = true;
+			}
+			i++;
+		}
+		if (i < n && (quantifier(p[i]) || p[i] == '+')) {
+			/* "x+" needs one x; "x?", "x*", "x{0,2}" need none;
+			 * whatever the atom, its quantifier is no literal. */
+			bool plus = p[i] == '+';
+
+			if (p[i] == '{') {
+				while (i < n && p[i] != '}')
+					i++;
+			}
+			i++;
+			if (i < n && (p[i] == '?' || p[i] == '+'))
+				i++; /* lazy or possessive */
+			if (plus && is_lit)
+				run[cur++] = (char)g_ascii_tolower(lit);
+			cut = true;
+		} else if (!is_lit) {
+			cut = true;
+		} else {
+			run[cur++] = (char)g_ascii_tolower(lit);
+		}
+		if (cut || i >= n) {
+			if (cur > best) {
+				memcpy(keep, run, cur);
+				best = cur;
+			}
+			cur = 0;
+		}
+	}
+	if (best < RULES_MIN_NEED)
+		return NULL;
+	keep[best] = '\0';
+	return xstrdup(keep);
 }
 
 /* One line: REASON [key=value | force ...] /PATTERN/FLAGS */
@@ -162,13 +319,19 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 			;
 		} else if (strncmp(tok, "rcpt=", 5) == 0 && tok[5] != '\0' &&
 		           ru.rcpt_cond == NULL) {
-			ru.rcpt_cond = xstrdup(tok + 5);
+			ru.rcpt_cond = lower_dup(tok + 5);
+		} else if (strncmp(tok, "cmd=", 4) == 0 && cmd_ok(tok + 4)) {
+			memcpy(ru.cmd_cond, tok + 4, strlen(tok + 4) + 1);
+		} else if (strncmp(tok, "mta=", 4) == 0 && tok[4] != '\0' &&
+		           ru.mta_cond == NULL) {
+			ru.mta_cond = lower_dup(tok + 4);
 		} else if (strncmp(tok, "setstatus=", 10) == 0 &&
 		           status_valid(tok + 10)) {
 			ru.set_status = xstrdup(tok + 10);
 		} else {
 			free(ru.set_status);
 			free(ru.rcpt_cond);
+			free(ru.mta_cond);
 			return rb_error_set(err, EINVAL,
 			    "%s:%u: bad option '%s'", file, lineno, tok);
 		}
@@ -192,16 +355,23 @@ parse_rule(struct classify_rules *r, int section, const char *file,
 		pcre2_get_error_message(errcode, msg, sizeof(msg));
 		free(ru.set_status);
 		free(ru.rcpt_cond);
+		free(ru.mta_cond);
 		return rb_error_set(err, EINVAL,
 		    "%s:%u: pattern error at offset %zu: %s", file, lineno,
 		    (size_t)erroff, (const char *)msg);
 	}
 	/* JIT when available; the interpreter is the fallback. */
 	(void)pcre2_jit_compile(ru.re, PCRE2_JIT_COMPLETE);
+	ru.need = required_literal(slash + 1, (opts & PCRE2_EXTENDED) != 0);
+	ru.has_cond = ru.status_cond[0] != '\0' || ru.code_cond[0] != '\0' ||
+	              ru.rcpt_cond != NULL || ru.mta_cond != NULL ||
+	              ru.cmd_cond[0] != '\0';
 	if (r->total >= RULES_MAX_RULES) {
 		pcre2_code_free(ru.re);
 		free(ru.set_status);
 		free(ru.rcpt_cond);
+		free(ru.mta_cond);
+		free(ru.need);
 		return rb_error_set(err, E2BIG, "%s:%u: more than %d rules",
 		    file, lineno, RULES_MAX_RULES);
 	}
@@ -363,6 +533,8 @@ classify_rules_free(struct classify_rules **rp)
 			pcre2_code_free(r->rules[i][j].re);
 			free(r->rules[i][j].set_status);
 			free(r->rules[i][j].rcpt_cond);
+			free(r->rules[i][j].mta_cond);
+			free(r->rules[i][j].need);
 		}
 		free(r->rules[i]);
 	}
@@ -399,37 +571,166 @@ match_cond(const char *cond, const char *value, bool prefix_ok)
 	return value[i] == '\0' || (prefix_ok && cond[i - 1] == '.');
 }
 
-/* Is the recipient's domain dom, or a subdomain of it? */
+/* Is name (a domain or host name) dom or a subdomain of it?  Both are
+ * lower-case (rule domains are lowered at load). */
 static bool
-match_rcpt(const char *dom, const char *rcpt)
+in_domain(const char *name, size_t nl, const char *dom, size_t dl)
 {
-	const char *at, *d;
-	size_t dl, rl;
-
-	if (dom == NULL)
-		return true;
-	if (rcpt == NULL || (at = strrchr(rcpt, '@')) == NULL)
+	if (nl < dl || memcmp(name + nl - dl, dom, dl) != 0)
 		return false;
-	d = at + 1;
-	dl = strlen(dom);
-	rl = strlen(d);
-	if (rl < dl || g_ascii_strcasecmp(d + rl - dl, dom) != 0)
-		return false;
-	return rl == dl || d[rl - dl - 1] == '.';
+	return nl == dl || name[nl - dl - 1] == '.';
 }
 
-static void
-md_destroy(void *p)
+/* Is name within one of the comma-separated domains of list? */
+static bool
+in_domains(const char *list, const char *name, size_t nl)
 {
-	pcre2_match_data_free(p);
+	const char *p = list;
+
+	while (*p != '\0') {
+		const char *comma = strchr(p, ',');
+		size_t dl = comma != NULL ? (size_t)(comma - p) : strlen(p);
+
+		if (dl > 0 && in_domain(name, nl, p, dl))
+			return true;
+		p += dl + (comma != NULL ? 1 : 0);
+	}
+	return false;
+}
+
+/* The recipient's domain lower-cased, "" when there is none. */
+static const char *
+rcpt_domain(struct classify_arena *a, const char *rcpt)
+{
+	const char *at = rcpt != NULL ? strrchr(rcpt, '@') : NULL;
+
+	return at != NULL ? text_lower(a, at + 1) : "";
+}
+
+/* Is the recipient's domain (lower-case, or NULL) in the list? */
+static bool
+match_rcpt(const char *list, const char *dom)
+{
+	if (list == NULL)
+		return true;
+	return dom != NULL && in_domains(list, dom, strlen(dom));
+}
+
+/* Is one of the host names (space-separated) in the list's domains? */
+static bool
+match_hosts(const char *list, const char *hosts)
+{
+	const char *p = hosts;
+
+	if (list == NULL)
+		return true;
+	if (p == NULL)
+		return false;
+	while (*p != '\0') {
+		size_t n = strcspn(p, " ");
+
+		if (n > 0 && in_domains(list, p, n))
+			return true;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
+}
+
+/*
+ * The text lower-cased, and which byte pairs occur in it: a rule's
+ * literal with a pair the text lacks cannot be in it, which rules most
+ * rules out for the price of a few bit tests.
+ */
+struct lowered {
+	char *text;
+	uint64_t pairs[65536 / 64];
+};
+
+static const struct lowered *
+lower_copy(struct classify_arena *a, const char *text, size_t len)
+{
+	struct lowered *l = arena_alloc(a, sizeof(*l));
+	char *o = arena_alloc(a, len + 1);
+	size_t i;
+
+	memset(l->pairs, 0, sizeof(l->pairs));
+	/* A NUL inside the text must not hide what follows it. */
+	for (i = 0; i < len; i++) {
+		char ch = text[i];
+
+		o[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32)
+		       : ch != '\0'           ? ch
+		                              : ' ';
+		if (i > 0) {
+			unsigned pr = (unsigned)(unsigned char)o[i - 1] << 8 |
+			              (unsigned char)o[i];
+
+			l->pairs[pr >> 6] |= 1ull << (pr & 63);
+		}
+	}
+	o[len] = '\0';
+	l->text = o;
+	return l;
+}
+
+static bool
+may_contain(const struct lowered *l, const char *need)
+{
+	size_t i;
+
+	for (i = 1; need[i] != '\0'; i++) {
+		unsigned pr = (unsigned)(unsigned char)need[i - 1] << 8 |
+		              (unsigned char)need[i];
+
+		if ((l->pairs[pr >> 6] & (1ull << (pr & 63))) == 0)
+			return false;
+	}
+	return strstr(l->text, need) != NULL;
+}
+
+/* Per-message scratch: the match data, and the last text lowered (the
+ * same diagnostic is read by several sections in a row). */
+struct scratch {
+	pcre2_match_data *md;
+	const char *text;
+	size_t len;
+	const struct lowered *lower;
+};
+
+static void
+scratch_destroy(void *p)
+{
+	struct scratch *s = p;
+
+	pcre2_match_data_free(s->md);
+	free(s);
+}
+
+static struct scratch *
+scratch(struct classify_arena *a)
+{
+	void **slot = arena_scratch(a, scratch_destroy);
+
+	if (*slot == NULL) {
+		struct scratch *s = xcalloc(1, sizeof(*s));
+
+		s->md = pcre2_match_data_create(1, NULL);
+		*slot = s;
+	}
+	return *slot;
 }
 
 bool
 rules_match(const struct classify_rules *rules, struct classify_arena *a,
-    enum rules_section sec, const char *text, size_t len, const char *status,
-    const char *code, const char *rcpt, struct rule_match *m_r)
+    enum rules_section sec, const char *text, size_t len,
+    const struct rule_subject *subj, struct rule_match *m_r)
 {
-	void **slot;
+	static const struct rule_subject none;
+	const struct lowered *lower = NULL;
+	const char *rdom = NULL;
+	struct scratch *sc;
 	pcre2_match_data *md;
 	size_t i;
 
@@ -437,18 +738,43 @@ rules_match(const struct classify_rules *rules, struct classify_arena *a,
 		return false;
 	if (len > RULES_MAX_SUBJECT)
 		len = RULES_MAX_SUBJECT;
-	slot = arena_scratch(a, md_destroy);
-	if (*slot == NULL)
-		*slot = pcre2_match_data_create(1, NULL);
-	md = *slot;
+	sc = scratch(a);
+	md = sc->md;
+	if (sc->text == text && sc->len == len)
+		lower = sc->lower;
 	for (i = 0; i < rules->n[sec]; i++) {
 		const struct rule *ru = &rules->rules[sec][i];
 		int rc;
 
-		if (!match_cond(ru->status_cond, status, true) ||
-		    !match_cond(ru->code_cond, code, false) ||
-		    !match_rcpt(ru->rcpt_cond, rcpt))
+		if (subj == NULL)
+			subj = &none;
+		if (subj->reasons != 0 &&
+		    (subj->reasons & (1ull << ru->reason)) == 0)
 			continue;
+		if (ru->has_cond &&
+		    (!match_cond(ru->status_cond, subj->status, true) ||
+		        !match_cond(ru->code_cond, subj->code, false) ||
+		        (ru->rcpt_cond != NULL &&
+		            !match_rcpt(ru->rcpt_cond,
+		                rdom != NULL
+		                    ? rdom
+		                    : (rdom = rcpt_domain(a, subj->rcpt)))) ||
+		        !match_hosts(ru->mta_cond, subj->hosts) ||
+		        (ru->cmd_cond[0] != '\0' &&
+		            (subj->command == NULL ||
+		                strcmp(ru->cmd_cond, subj->command) != 0))))
+			continue;
+		if (ru->need != NULL) {
+			/* Lower-cased once per call, for the literal tests. */
+			if (lower == NULL) {
+				lower = lower_copy(a, text, len);
+				sc->text = text;
+				sc->len = len;
+				sc->lower = lower;
+			}
+			if (!may_contain(lower, ru->need))
+				continue;
+		}
 		rc = pcre2_match(
 		    ru->re, (PCRE2_SPTR)text, len, 0, 0, md, rules->mctx);
 		if (rc < 0)
@@ -464,6 +790,8 @@ rules_match(const struct classify_rules *rules, struct classify_arena *a,
 			m_r->rcptstage = ru->rcptstage;
 			m_r->file = ru->file;
 			m_r->line = ru->line;
+			m_r->stage =
+			    ru->cmd_cond[0] != '\0' ? ru->cmd_cond : NULL;
 			if (ov[0] <= ov[1] && ov[1] <= len) {
 				m_r->matched.p = text + ov[0];
 				m_r->matched.len = ov[1] - ov[0];
@@ -481,7 +809,6 @@ bool
 rules_earliest(const struct classify_rules *rules, struct classify_arena *a,
     enum rules_section sec, const char *text, size_t len, size_t *off_r)
 {
-	void **slot;
 	pcre2_match_data *md;
 	size_t i, best = len;
 	bool found = false;
@@ -490,10 +817,7 @@ rules_earliest(const struct classify_rules *rules, struct classify_arena *a,
 		return false;
 	if (len > RULES_MAX_SUBJECT)
 		len = RULES_MAX_SUBJECT;
-	slot = arena_scratch(a, md_destroy);
-	if (*slot == NULL)
-		*slot = pcre2_match_data_create(1, NULL);
-	md = *slot;
+	md = scratch(a)->md;
 	for (i = 0; i < rules->n[sec]; i++) {
 		/* Only text before the best match so far can do better. */
 		size_t lim = found ? best : len;

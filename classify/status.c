@@ -51,7 +51,7 @@ static const struct status_entry status_table[] = {
     {"4.3", CLASSIFY_R_SYSTEMERROR, false},  /* directory server failure */
     {"4.4", CLASSIFY_R_HOSTUNKNOWN, false},  /* unable to route */
     {"4.5", CLASSIFY_R_SYSTEMFULL, false},   /* congestion */
-    {"4.6", CLASSIFY_R_NETWORKERROR, false}, /* routing loop */
+    {"4.6", CLASSIFY_R_NETWORKERROR, true},  /* routing loop */
     {"4.7", CLASSIFY_R_EXPIRED, true},       /* delivery time expired */
     /* X.5 protocol */
     {"5.0", CLASSIFY_R_SYNTAXERROR, false},
@@ -135,10 +135,13 @@ status_lookup(const char *status, struct status_info *info_r)
 		if (strcmp(status_table[i].code, rest) == 0) {
 			info_r->reason = status_table[i].reason;
 			info_r->firm = status_table[i].firm;
-			/* "Other or undefined" details, and x.7.1 "delivery not
-			 * authorized", which receivers use for everything. */
+			/* "Other or undefined" details, x.7.1 "delivery not
+			 * authorized", which receivers use for everything, and
+			 * x.4.1 "no answer from host", which Exchange Online
+			 * also gives a recipient its directory refuses. */
 			info_r->vague = strcmp(rest + 1, ".0") == 0 ||
-			                strcmp(rest, "7.1") == 0;
+			                strcmp(rest, "7.1") == 0 ||
+			                strcmp(rest, "4.1") == 0;
 			return true;
 		}
 	}

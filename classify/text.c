@@ -61,6 +61,16 @@ text_icase_find(const char *hay, size_t len, const char *needle)
 	return NULL;
 }
 
+bool
+text_blank(const char *p, const char *e)
+{
+	for (; p < e; p++) {
+		if (*p != ' ' && *p != '\t')
+			return false;
+	}
+	return true;
+}
+
 char *
 text_collapse(struct classify_arena *a, const char *s, size_t len)
 {
@@ -139,7 +149,12 @@ text_address(struct classify_arena *a, const char *s)
 			break;
 		at = memchr(lt, '@', (size_t)(gt - lt));
 		if (at != NULL) {
-			st = lt + 1;
+			/* The innermost '<': "<<< 550 <a@b>..." is <a@b>. */
+			const char *in = at;
+
+			while (in > lt && in[-1] != '<')
+				in--;
+			st = in;
 			en = gt;
 			while (st < en && (*st == ' '))
 				st++;

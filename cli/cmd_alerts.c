@@ -15,6 +15,9 @@
 #include "cli/cli.h"
 #include "store/store.h"
 
+/* Significant digits of rates and thresholds in JSON (cmd_stats.c). */
+#define ALERTS_JSON_DIGITS 10
+
 const char cmd_alerts_usage[] =
     "usage: rebound alerts [--identity ID] [--limit N] [--json]\n"
     "                      [--db FILE] [--config FILE]\n"
@@ -151,8 +154,9 @@ cmd_alerts(int argc, char **argv)
 		fprintf(stderr, "rebound alerts: %s\n", err.msg);
 		status = 1;
 	} else if (run.json) {
-		char *s =
-		    json_dumps(run.list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		char *s = json_dumps(
+		    run.list, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+		                  JSON_REAL_PRECISION(ALERTS_JSON_DIGITS));
 
 		if (s != NULL)
 			puts(s);

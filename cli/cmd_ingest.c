@@ -4,9 +4,9 @@
  * events, counters, suppressions, alerts, review queue.  Idempotent: a
  * message stored before changes nothing.  On a terminal (stderr) a
  * progress line shows messages, rate and, when the total is known
- * (files and directories, not mboxes or stdin), the ETA.  At the end a
- * summary (--json: as one JSON object) and a retention prune in bounded
- * batches.
+ * (files and directories, not mboxes or stdin), a bar and the ETA.  At
+ * the end a summary (--json: as one JSON object) and a retention prune
+ * in bounded batches.
  *
  * Also here: cli_store_open(), the --db/--config handling shared by
  * every command that touches the store.
@@ -30,6 +30,8 @@
 
 /* Progress redraws per second at most. */
 #define INGEST_PROGRESS_HZ 5
+/* Characters of the progress bar: the line fits 80 columns. */
+#define INGEST_BAR_WIDTH 20
 /* Files counted for the ETA before giving up on knowing the total. */
 #define INGEST_MAX_COUNT 10000000
 
@@ -125,7 +127,9 @@ cli_store_close(struct config **cfg, struct store **st)
 static void
 print_json(json_t *root)
 {
-	char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* Seconds to the microsecond, not 0.0059895569997934217. */
+	char *s = json_dumps(root,
+	    JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 
 	if (s != NULL) {
 		puts(s);
@@ -169,11 +173,23 @@ draw_progress(struct ingest_run *r, uint64_t done, int final)
 		(void)snprintf(eta, sizeof(eta), "  ETA %llu:%02llu",
 		    (unsigned long long)(s / 60), (unsigned long long)(s % 60));
 	}
-	if (r->total > 0)
-		fprintf(stderr, "\r\033[K%llu/%llu messages  %.0f/s%s",
+	if (r->total > 0) {
+		char bar[INGEST_BAR_WIDTH + 1];
+		uint64_t full = done >= r->total
+		                    ? INGEST_BAR_WIDTH
+		                    : done * INGEST_BAR_WIDTH / r->total;
+		size_t i;
+
+		for (i = 0; i < INGEST_BAR_WIDTH; i++)
+			bar[i] = i < full ? '#' : '.';
+		bar[INGEST_BAR_WIDTH] = '\0';
+		fprintf(stderr,
+		    "\r\033[K[%s] %3.0f%%  %llu/%llu messages  %.0f/s%s", bar,
+		    done >= r->total ? 100.0
+		                     : 100.0 * (double)done / (double)r->total,
 		    (unsigned long long)done, (unsigned long long)r->total,
 		    rate, eta);
-	else
+	} else
 		fprintf(stderr, "\r\033[K%llu messages  %.0f/s",
 		    (unsigned long long)done, rate);
 	if (final)
@@ -310,6 +326,8 @@ print_summary(const struct store_ingest_summary *s, uint64_t read_errors,
 		    json_integer((json_int_t)s->unclassified));
 		json_object_set_new(
 		    o, "suppressed", json_integer((json_int_t)s->suppressed));
+		json_object_set_new(o, "suppressedAccount",
+		    json_integer((json_int_t)s->suppressed_account));
 		json_object_set_new(
 		    o, "alerts", json_integer((json_int_t)s->alerts));
 		json_object_set_new(
@@ -343,7 +361,10 @@ print_summary(const struct store_ingest_summary *s, uint64_t read_errors,
 	printf("untrusted     %llu\n", (unsigned long long)s->untrusted);
 	printf("unclassified  %llu (rebound review list)\n",
 	    (unsigned long long)s->unclassified);
-	printf("suppressed    %llu\n", (unsigned long long)s->suppressed);
+	printf("suppressed    %llu (%llu global, %llu account-level)\n",
+	    (unsigned long long)s->suppressed,
+	    (unsigned long long)(s->suppressed - s->suppressed_account),
+	    (unsigned long long)s->suppressed_account);
 	printf("alerts        %llu\n", (unsigned long long)s->alerts);
 	printf("errors        %llu\n", (unsigned long long)errors);
 	if (p->raw + p->messages + p->suppression > 0)

@@ -190,7 +190,22 @@ serve_store(struct serve *sv, const struct serve_input *msgs, size_t n,
     struct rb_error *err)
 {
 	rb_assert(sv->pl != NULL);
-	return serve_pipeline_store(sv->pl, msgs, n, err);
+	return serve_pipeline_store(sv->pl, msgs, n, 1, err);
+}
+
+int
+serve_store_committed(struct serve *sv, const struct serve_input *msgs,
+    size_t n, struct rb_error *err)
+{
+	rb_assert(sv->pl != NULL);
+	return serve_pipeline_store(sv->pl, msgs, n, 0, err);
+}
+
+int
+serve_sync(struct serve *sv, struct rb_error *err)
+{
+	rb_assert(sv->pl != NULL);
+	return serve_pipeline_sync(sv->pl, err);
 }
 
 void
@@ -547,10 +562,13 @@ stop:
 			components[i]->stop(sv.state[i], stop_timeout);
 		sv.state[i] = NULL;
 	}
-	if (sv.pl != NULL)
+	if (sv.pl != NULL) {
+		uint64_t stored = serve_pipeline_stored(sv.pl);
+
+		serve_pipeline_close(&sv.pl);
 		log_info("serve: stopped; %llu messages stored",
-		    (unsigned long long)serve_pipeline_stored(sv.pl));
-	serve_pipeline_close(&sv.pl);
+		    (unsigned long long)stored);
+	}
 	classify_global_shutdown();
 out:
 	serve_log_close();

@@ -16,6 +16,9 @@
 #include "cli/cli.h"
 #include "store/store.h"
 
+/* Significant digits of rates in JSON: 0.05, not 0.050000000000000003
+ * (the nearest double printed whole); a rate is a ratio of counts. */
+#define STATS_JSON_DIGITS 10
 /* Breakdown rows shown per identity in text; JSON has them all. */
 #define STATS_TEXT_ROWS 8
 
@@ -254,7 +257,8 @@ cmd_stats(int argc, char **argv)
 		    o, "untrusted", json_integer((json_int_t)tot.untrusted));
 		json_object_set_new(
 		    o, "review", json_integer((json_int_t)tot.review));
-		s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+		                      JSON_REAL_PRECISION(STATS_JSON_DIGITS));
 		if (s != NULL)
 			puts(s);
 		free(s);

@@ -37,17 +37,21 @@ const char cmd_suppression_usage[] =
     "case-insensitively in the domain, and in the local part unless\n"
     "suppression.local_part = sensitive.\n"
     "\n"
-    "  check    exit 0: not suppressed, 1: suppressed (which list, why,\n"
-    "           since, until)\n"
-    "  list     entries in force (--json: JSON lines)\n"
+    "  check    exit 0: not suppressed, 1: suppressed; prints which list,\n"
+    "           why, since and until when (--json: one object with the\n"
+    "           normalised address, \"suppressed\" and \"entries\")\n"
+    "  list     entries in force (--json: one JSON object per line)\n"
     "  add      to the account-level list of --account (default:\n"
     "           account.default)\n"
     "  remove   from the account-level list(s) (all accounts unless\n"
-    "           --account) and end a global suppression\n"
+    "           --account) and end a global suppression; exit 1 when the\n"
+    "           address was not suppressed\n"
     "  export   every entry in force to stdout (default JSON lines)\n"
     "  import   entries of an export (address and reason needed; list,\n"
-    "           account, since, until optional); any bad line fails the\n"
-    "           whole import\n"
+    "           account, since, until, strikes optional), or of Amazon\n"
+    "           SES (JSON EmailAddress, Reason, LastUpdateTime; CSV lines\n"
+    "           ADDRESS,REASON without a header), in one transaction;\n"
+    "           any bad line fails the whole import\n"
     "\n"
     "Exit status: check as above; otherwise 0 ok, 1 failure; 2 usage\n"
     "error or malformed address; 3 database error in check.\n";
@@ -55,50 +59,59 @@ const char cmd_suppression_usage[] =
 struct supp_run {
 	int json;
 	unsigned n;
-	const char *address;
+	json_t *entries; /* check --json: collected here */
 };
 
+/* An entry as JSON (the fields of `list --json` and `check --json`). */
+static json_t *
+entry_json(const struct store_suppression *e)
+{
+	json_t *o = json_object();
+	char since[40], until[40];
+
+	time_format_iso(e->since, since, sizeof(since));
+	json_object_set_new(o, "list",
+	    json_string(e->list == STORE_LIST_GLOBAL ? "global" : "account"));
+	if (e->account != NULL)
+		json_object_set_new(o, "account", json_string(e->account));
+	json_object_set_new(o, "address", json_string(e->address));
+	json_object_set_new(o, "reason", json_string(e->reason));
+	if (e->detail != NULL)
+		json_object_set_new(o,
+		    e->list == STORE_LIST_GLOBAL ? "bounceReason" : "origin",
+		    json_string(e->detail));
+	json_object_set_new(o, "since", json_string(since));
+	if (e->until != 0) {
+		time_format_iso(e->until, until, sizeof(until));
+		json_object_set_new(o, "until", json_string(until));
+	}
+	if (e->list == STORE_LIST_GLOBAL)
+		json_object_set_new(o, "strikes", json_integer(e->strikes));
+	if (e->event_id > 0)
+		json_object_set_new(o, "eventId", json_integer(e->event_id));
+	return o;
+}
+
+/* One line of JSON on stdout. */
 static void
-print_entry(const struct store_suppression *e, int json)
+put_json_line(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	if (s == NULL)
+		rb_panic("json_dumps: out of memory");
+	puts(s);
+	free(s);
+}
+
+static void
+print_entry(const struct store_suppression *e)
 {
 	char since[40], until[40] = "";
 
 	time_format_iso(e->since, since, sizeof(since));
 	if (e->until != 0)
 		time_format_iso(e->until, until, sizeof(until));
-	if (json) {
-		json_t *o = json_object();
-		char *s;
-
-		json_object_set_new(o, "list",
-		    json_string(
-		        e->list == STORE_LIST_GLOBAL ? "global" : "account"));
-		if (e->account != NULL)
-			json_object_set_new(
-			    o, "account", json_string(e->account));
-		json_object_set_new(o, "address", json_string(e->address));
-		json_object_set_new(o, "reason", json_string(e->reason));
-		if (e->detail != NULL)
-			json_object_set_new(o,
-			    e->list == STORE_LIST_GLOBAL ? "bounceReason"
-			                                 : "origin",
-			    json_string(e->detail));
-		json_object_set_new(o, "since", json_string(since));
-		if (e->until != 0)
-			json_object_set_new(o, "until", json_string(until));
-		if (e->list == STORE_LIST_GLOBAL)
-			json_object_set_new(
-			    o, "strikes", json_integer(e->strikes));
-		if (e->event_id > 0)
-			json_object_set_new(
-			    o, "eventId", json_integer(e->event_id));
-		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		if (s != NULL)
-			puts(s);
-		free(s);
-		json_decref(o);
-		return;
-	}
 	if (e->list == STORE_LIST_GLOBAL)
 		printf("global             %-40s BOUNCE    %-12s since %s "
 		       "until %s (strike %u)\n",
@@ -117,7 +130,16 @@ on_entry(const struct store_suppression *e, void *ctx)
 	struct supp_run *r = ctx;
 
 	r->n++;
-	print_entry(e, r->json);
+	if (r->entries != NULL) {
+		json_array_append_new(r->entries, entry_json(e));
+	} else if (r->json) {
+		json_t *o = entry_json(e);
+
+		put_json_line(o);
+		json_decref(o);
+	} else {
+		print_entry(e);
+	}
 	return 0;
 }
 
@@ -210,47 +232,39 @@ cmd_suppression(int argc, char **argv)
 		}
 		if (open_or_fail(&so, &cfg, &st) < 0)
 			return 3;
-		run.address = arg;
-		/* First the verdict, then the entries that make it. */
-		if (store_suppression_check(st, arg, account, now, NULL, NULL,
-		        &suppressed, &err) < 0) {
+		if (run.json)
+			run.entries = json_array();
+		else if (store_suppression_check(st, arg, account, now, NULL,
+		             NULL, &suppressed, &err) == 0)
+			/* First the verdict, then the entries that make it. */
+			printf("%s: %s\n", arg,
+			    suppressed ? "suppressed" : "not suppressed");
+		if (err.msg[0] == '\0' &&
+		    store_suppression_check(st, arg, account, now, on_entry,
+		        &run, &suppressed, &err) == 0) {
+			status = suppressed ? 1 : 0;
+			if (run.json) {
+				json_t *o = json_object();
+				char norm[STORE_MAX_ADDRESS];
+
+				if (store_address_normalize(
+				        st, arg, norm, sizeof(norm), &err) < 0)
+					rb_panic("checked, then malformed");
+				json_object_set_new(
+				    o, "address", json_string(norm));
+				json_object_set_new(
+				    o, "suppressed", json_boolean(suppressed));
+				json_object_set(o, "entries", run.entries);
+				put_json_line(o);
+				json_decref(o);
+			}
+		} else {
 			fprintf(
 			    stderr, "rebound suppression check: %s\n", err.msg);
 			status = err.code == EINVAL ? 2 : 3;
-		} else if (run.json) {
-			json_t *o = json_object();
-			char *s;
-
-			json_object_set_new(o, "address", json_string(arg));
-			json_object_set_new(
-			    o, "suppressed", json_boolean(suppressed));
-			s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-			if (s != NULL)
-				puts(s);
-			free(s);
-			json_decref(o);
-			status = suppressed ? 1 : 0;
-			if (store_suppression_check(st, arg, account, now,
-			        on_entry, &run, &suppressed, &err) < 0) {
-				fprintf(stderr,
-				    "rebound suppression check: "
-				    "%s\n",
-				    err.msg);
-				status = 3;
-			}
-		} else {
-			printf("%s: %s\n", arg,
-			    suppressed ? "suppressed" : "not suppressed");
-			status = suppressed ? 1 : 0;
-			if (store_suppression_check(st, arg, account, now,
-			        on_entry, &run, &suppressed, &err) < 0) {
-				fprintf(stderr,
-				    "rebound suppression check: "
-				    "%s\n",
-				    err.msg);
-				status = 3;
-			}
 		}
+		json_decref(run.entries);
+		run.entries = NULL;
 	} else if (strcmp(sub, "list") == 0) {
 		if (nargs != 0) {
 			fputs(cmd_suppression_usage, stderr);
@@ -301,6 +315,13 @@ cmd_suppression(int argc, char **argv)
 			fprintf(stderr, "rebound suppression remove: %s\n",
 			    err.msg);
 			status = err.code == EINVAL ? 2 : 1;
+		} else if (removed == 0) {
+			fprintf(stderr,
+			    "rebound suppression remove: %s is not "
+			    "suppressed%s%s: nothing removed\n",
+			    arg, account != NULL ? " in account " : "",
+			    account != NULL ? account : "");
+			status = 1;
 		} else {
 			printf("%s: %u entr%s removed\n", arg, removed,
 			    removed == 1 ? "y" : "ies");
@@ -353,8 +374,9 @@ cmd_suppression(int argc, char **argv)
 			    err.msg);
 			status = 1;
 		} else {
-			printf("imported %llu entries\n",
-			    (unsigned long long)sum.imported);
+			printf("imported %llu entr%s\n",
+			    (unsigned long long)sum.imported,
+			    sum.imported == 1 ? "y" : "ies");
 		}
 		if (fp != stdin)
 			fclose(fp);

@@ -55,8 +55,9 @@ const char cmd_verp_usage[] =
     "  REBOUND_VERP_SECRET  in the environment\n"
     "  --config FILE        its [verp] secret (default: $REBOUND_CONFIG)\n"
     "\n"
-    "Exit status: 0 ok (also for an untrusted token), 1 an ADDRESS is not\n"
-    "a VERP address or there is no usable secret, 2 usage error.\n";
+    "Exit status: 0 ok, 1 an ADDRESS is not a VERP address or there is no\n"
+    "usable secret, 2 usage error, 3 a token does not verify (its fields\n"
+    "are printed all the same, with \"trusted\": false).\n";
 
 struct verp_opts {
 	const char *identity, *recipient, *message_id, *domain, *time;
@@ -230,6 +231,8 @@ verp_decode(const struct verp_opts *o, int nargs, char **args)
 			status = 1;
 			continue;
 		}
+		if (r == CLASSIFY_VERP_FORGED && status == 0)
+			status = 3;
 		if (r == CLASSIFY_VERP_FORGED)
 			fprintf(stderr,
 			    "rebound verp decode: %s: the "

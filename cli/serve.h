@@ -108,6 +108,15 @@ void serve_metrics(struct serve *sv, struct http_metrics *m);
  */
 int serve_store(struct serve *sv, const struct serve_input *msgs, size_t n,
     struct rb_error *err) RB_WUR;
+/*
+ * serve_store() without the sync: 0 means committed (a crash of the
+ * process keeps it, a power loss may not) until serve_sync() returns 0.
+ * For a caller that keeps its copy a while anyway (the SMTP spool
+ * deletes a segment of many batches at once): one sync for all.
+ */
+int serve_store_committed(struct serve *sv, const struct serve_input *msgs,
+    size_t n, struct rb_error *err) RB_WUR;
+int serve_sync(struct serve *sv, struct rb_error *err) RB_WUR;
 
 /* ---- the pipeline (serve_pipeline.c) ------------------------------------ */
 
@@ -122,8 +131,12 @@ typedef void serve_commit_fn(const struct serve_commit *c, void *ctx);
 int serve_pipeline_open(const struct config *cfg, const char *user_rules,
     serve_commit_fn *on_commit, void *ctx, struct serve_pipeline **pl_r,
     struct rb_error *err) RB_WUR;
+/* durable: also sync (serve_store) or not (serve_store_committed). */
 int serve_pipeline_store(struct serve_pipeline *pl,
-    const struct serve_input *msgs, size_t n, struct rb_error *err) RB_WUR;
+    const struct serve_input *msgs, size_t n, int durable,
+    struct rb_error *err) RB_WUR;
+/* What was committed, on disk for good. */
+int serve_pipeline_sync(struct serve_pipeline *pl, struct rb_error *err) RB_WUR;
 /* Load the rules again; on failure the old ones stay (-1, err set). */
 int serve_pipeline_reload(
     struct serve_pipeline *pl, struct rb_error *err) RB_WUR;

@@ -9,9 +9,12 @@
  * start, so it is ended and a new one begun when it is older than
  * PIPELINE_INGEST_AGE (at the next batch, or at a tick when idle).
  * Durability: the store commits with synchronous=NORMAL (a commit
- * survives a crash of the process, not of the machine), so after each
- * commit the WAL file is fdatasync'd: a message deleted from the spool
- * is on disk in the database, also after a power loss.
+ * survives a crash of the process, not of the machine), so the WAL file
+ * is fdatasync'd after each commit (serve_store) or before the caller
+ * forgets its copies (serve_store_committed, then serve_pipeline_sync:
+ * the SMTP spool syncs once before deleting a segment of many batches):
+ * a message gone from the spool or from new/ is in the database, also
+ * after a power loss.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,9 +90,24 @@ end_ingest(struct serve_pipeline *pl, struct rb_error *err)
 	if (pl->ing == NULL)
 		return 0;
 	rc = store_ingest_end(&pl->ing, &sum, err);
-	if (sum.alerts > 0)
-		log_info("pipeline: %llu alert transition(s)",
-		    (unsigned long long)sum.alerts);
+	/* One line per ingest (at most one a second under load). */
+	if (sum.messages > 0)
+		log_info("pipeline: %llu messages (%llu new, %llu seen "
+		         "before): events Bounce %llu, Complaint %llu, "
+		         "AutoReply %llu, Delivery %llu, DeliveryDelay %llu; "
+		         "%llu suppressions, %llu alert transitions, %llu "
+		         "for review",
+		    (unsigned long long)sum.messages,
+		    (unsigned long long)sum.stored,
+		    (unsigned long long)sum.duplicates,
+		    (unsigned long long)sum.events[CLASSIFY_EVENT_BOUNCE],
+		    (unsigned long long)sum.events[CLASSIFY_EVENT_COMPLAINT],
+		    (unsigned long long)sum.events[CLASSIFY_EVENT_AUTOREPLY],
+		    (unsigned long long)sum.events[CLASSIFY_EVENT_DELIVERY],
+		    (unsigned long long)sum.events[CLASSIFY_EVENT_DELAY],
+		    (unsigned long long)sum.suppressed,
+		    (unsigned long long)sum.alerts,
+		    (unsigned long long)sum.unclassified);
 	return rc;
 }
 
@@ -162,7 +180,7 @@ serve_pipeline_open(const struct config *cfg, const char *user_rules,
 
 int
 serve_pipeline_store(struct serve_pipeline *pl, const struct serve_input *msgs,
-    size_t n, struct rb_error *err)
+    size_t n, int durable, struct rb_error *err)
 {
 	struct serve_commit c;
 	struct rb_error e2;
@@ -176,7 +194,8 @@ serve_pipeline_store(struct serve_pipeline *pl, const struct serve_input *msgs,
 		        &msgs[i].src, err) < 0)
 			goto fail;
 	}
-	if (store_ingest_flush(pl->ing, err) < 0 || sync_wal(pl, err) < 0)
+	if (store_ingest_flush(pl->ing, err) < 0 ||
+	    (durable && sync_wal(pl, err) < 0))
 		goto fail;
 	pl->stored += n;
 	c.messages = n;
@@ -193,6 +212,17 @@ fail:
 		(void)end_ingest(pl, &e2);
 	pthread_mutex_unlock(&pl->mu);
 	return -1;
+}
+
+int
+serve_pipeline_sync(struct serve_pipeline *pl, struct rb_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&pl->mu);
+	rc = sync_wal(pl, err);
+	pthread_mutex_unlock(&pl->mu);
+	return rc;
 }
 
 int

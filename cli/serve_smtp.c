@@ -72,7 +72,7 @@ txn_json(const struct smtp_txn *t, void *ctx)
 		r |= buf_printf(&b, "null");
 	r |= buf_printf(&b, ",\"result\":");
 	r |= serve_json_string(&b, t->result);
-	r |= buf_putc(&b, '}');
+	r |= buf_printf(&b, ",\"tls\":%s}", e->tls ? "true" : "false");
 	if (r != 0) {
 		/* Too many recipients for one line: the text form, cut. */
 		buf_reset(&b);
@@ -122,7 +122,16 @@ deliver(
 		in->src.via = "smtp";
 		in->src.envelope_to = envelope_to(msgs[i].env);
 	}
-	return serve_store(s->sv, s->in, n, err);
+	/* Committed now; durable before the spool deletes its segment. */
+	return serve_store_committed(s->sv, s->in, n, err);
+}
+
+static int
+sync_stored(void *ctx, struct rb_error *err)
+{
+	struct serve_smtp *s = ctx;
+
+	return serve_sync(s->sv, err);
 }
 
 static int
@@ -174,6 +183,10 @@ build_config(struct serve_smtp *s, struct rb_error *err)
 	v = config_get(cfg, "verp.secret");
 	c->verp_secret = v[0] != '\0' ? v : NULL;
 	c->spool_dir = serve_spool_dir(sv);
+	v = config_get(cfg, "smtp.tls_cert");
+	c->tls_cert = v[0] != '\0' ? v : NULL;
+	v = config_get(cfg, "smtp.tls_key");
+	c->tls_key = v[0] != '\0' ? v : NULL;
 	if (setting_size(sv, "smtp.max_message", SMTP_MAX_MESSAGE_LIMIT,
 	        &c->max_message, err) < 0 ||
 	    setting_size(sv, "smtp.max_memory", (size_t)1 << 40, &c->max_memory,
@@ -191,6 +204,10 @@ build_config(struct serve_smtp *s, struct rb_error *err)
 	    serve_secs(sv, "smtp.data_timeout", &c->data_timeout, err) < 0)
 		return -1;
 	c->max_line = (unsigned)line;
+	/* One store transaction per spool batch: the store's batch size. */
+	if (serve_u32(sv, "store.batch_size", &c->deliver_batch, err) < 0)
+		return -1;
+	c->sync = sync_stored;
 	if (s->json) {
 		c->txn_log = txn_json;
 		c->txn_log_ctx = s;
@@ -230,11 +247,14 @@ smtp_stop(void *state, unsigned timeout)
 		smtp_server_get_stats(s->srv, &st);
 		smtp_server_stop(&s->srv, timeout);
 		log_info("smtp: stopped; %llu connections, %llu refused, "
-		         "%llu messages acknowledged, %llu timeouts",
+		         "%llu messages acknowledged in %llu group commits, "
+		         "%llu timeouts, %llu over TLS",
 		    (unsigned long long)st.connections,
 		    (unsigned long long)st.refused,
 		    (unsigned long long)st.messages,
-		    (unsigned long long)st.timeouts);
+		    (unsigned long long)st.spool.commit_rounds,
+		    (unsigned long long)st.timeouts,
+		    (unsigned long long)st.tls);
 	}
 	free(s->in);
 	free(s->names);
@@ -267,6 +287,8 @@ smtp_metrics(void *state, struct http_metrics *m)
 {
 	struct serve_smtp *s = state;
 	struct smtp_server_stats st;
+	char lab[32];
+	size_t i;
 
 	if (s->srv == NULL)
 		return;
@@ -279,9 +301,20 @@ smtp_metrics(void *state, struct http_metrics *m)
 	    (double)st.connections);
 	http_metrics_add(m, "rebound_smtp_sessions_active", "gauge",
 	    "SMTP connections open now", NULL, (double)st.active);
-	http_metrics_add(m, "rebound_smtp_rejections_total", "counter",
-	    "SMTP connections refused since start, by reply code",
-	    "code=\"421\"", (double)st.refused);
+	http_metrics_add(m, "rebound_smtp_connections_refused_total", "counter",
+	    "SMTP connections refused for a connection limit", NULL,
+	    (double)st.refused);
+	for (i = 0; i <= SMTP_N_REJECT_CODES; i++) {
+		unsigned code = smtp_reject_code(i);
+
+		if (code != 0)
+			(void)snprintf(lab, sizeof(lab), "code=\"%u\"", code);
+		else
+			(void)snprintf(lab, sizeof(lab), "code=\"other\"");
+		http_metrics_add(m, "rebound_smtp_rejections_total", "counter",
+		    "SMTP 4xx and 5xx replies sent since start, by reply code",
+		    lab, (double)st.rejections[i]);
+	}
 	http_metrics_add(m, "rebound_smtp_timeouts_total", "counter",
 	    "SMTP sessions cut by a timeout since start", NULL,
 	    (double)st.timeouts);

@@ -38,14 +38,14 @@ struct config_key {
 static const struct config_key config_keys[] = {
 	{"store.db", "rebound.db",
 	    "SQLite database file (--db overrides)"},
-	{"store.batch_size", "1000",
+	{"store.batch_size", "5000",
 	    "new feedback messages per transaction"},
 	{"store.busy_timeout", "5s",
 	    "how long to wait for a database locked by another process"},
 	{"store.workers", "auto",
 	    "classifier threads of an ingest: auto (one per CPU, at most 8) or N (0: none)"},
-	{"store.compress", "false",
-	    "keep raw feedback messages deflate-compressed"},
+	{"store.compress", "true",
+	    "keep raw feedback messages compressed (LZ4)"},
 	{"retention.raw", "30d",
 	    "how long raw feedback messages are kept"},
 	{"retention.events", "400d",
@@ -473,6 +473,23 @@ config_load(const char *path, struct config **cfg_r, struct rb_error *err)
 	if (path != NULL && load_file(cfg, path, err) < 0) {
 		config_free(&cfg);
 		return -1;
+	}
+	{
+		/* A clock that silently fell back to the real one would make
+		 * every test with a mistyped REBOUND_NOW pass or fail by the
+		 * day it runs. */
+		const char *now = getenv("REBOUND_NOW");
+		time_t t;
+
+		if (now != NULL && now[0] != '\0' &&
+		    config_parse_time(now, &t) < 0) {
+			rb_error_set(err, EINVAL,
+			    "$REBOUND_NOW '%s': not unix seconds or RFC 3339 "
+			    "(2024-06-01T12:00:00Z)",
+			    now);
+			config_free(&cfg);
+			return -1;
+		}
 	}
 	for (i = 0; i < N_KEYS; i++) {
 		char name[CONFIG_MAX_NAME + 16];

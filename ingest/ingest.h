@@ -157,7 +157,11 @@ struct smtp_config {
 	const char *verp_secret; /* NULL: VERP tokens are not checked */
 	size_t verp_secret_len;
 	const char *spool_dir; /* required by smtp_server_start */
-	size_t max_message;    /* bytes, <= SMTP_MAX_MESSAGE_LIMIT */
+	/* PEM files: both set offers STARTTLS (smtp_server_listen loads
+	 * them, and fails when they do not load). */
+	const char *tls_cert;
+	const char *tls_key;
+	size_t max_message; /* bytes, <= SMTP_MAX_MESSAGE_LIMIT */
 	unsigned max_recipients;
 	unsigned max_line; /* <= SMTP_MAX_LINE_LIMIT */
 	unsigned max_connections;
@@ -173,7 +177,22 @@ struct smtp_config {
 	 * its own.  Called from the loop thread. */
 	void (*txn_log)(const struct smtp_txn *t, void *ctx);
 	void *txn_log_ctx;
+	/* Given to the spool (spool_config.sync) with the deliver ctx:
+	 * NULL when deliver's 0 is durable already. */
+	int (*sync)(void *ctx, struct rb_error *err);
+	/* Each 4xx or 5xx reply a session sends (its code, 421 to 554),
+	 * for counters; NULL: none.  The server sets its own (the counts
+	 * of smtp_server_get_stats).  Called from the session's thread. */
+	void (*on_reject)(unsigned code, void *ctx);
+	void *on_reject_ctx;
 };
+
+/* Reply codes counted apart in smtp_server_stats.rejections: those
+ * RFC 5321 4.2.2 lists for failures, plus 421/554 at the greeting. */
+#define SMTP_REJECT_CODES                                                      \
+	421, 450, 451, 452, 454, 500, 501, 502, 503, 504, 521, 530, 535, 550,  \
+	    551, 552, 553, 554, 555
+#define SMTP_N_REJECT_CODES 19
 
 /* Replace every 0/NULL field of cfg by its default.  Pure. */
 void smtp_config_defaults(struct smtp_config *cfg);
@@ -202,6 +221,7 @@ struct smtp_envelope {
 	time_t received; /* when the last byte arrived */
 	int smtputf8;    /* MAIL FROM ... SMTPUTF8 */
 	int eightbit;    /* BODY=8BITMIME */
+	int tls;         /* received over TLS (STARTTLS) */
 	int untrusted;   /* a recipient is SMTP_VERP_UNTRUSTED */
 };
 
@@ -229,6 +249,10 @@ enum smtp_event {
 	SMTP_EV_MESSAGE,
 	/* Write the replies, then close. */
 	SMTP_EV_CLOSE,
+	/* STARTTLS was accepted: write the replies ("220"), drop the rest
+	 * of the input (sent in the clear after STARTTLS), do the TLS
+	 * handshake, then call smtp_session_tls_started() (or close). */
+	SMTP_EV_STARTTLS,
 };
 
 /* One finished transaction (MAIL ... end), for the log line. */
@@ -247,7 +271,7 @@ typedef void smtp_txn_fn(const struct smtp_txn *t, void *ctx);
  * the list is cut with "...(+N)"). */
 #define SMTP_TXN_LINE_MAX 2048
 /* The log line of t: "smtp: session=... client=... helo=... from=<...>
- * rcpts=<...>,<...> rejected=N size=N queue=ID result="..."", control
+ * rcpts=<...>,<...> rejected=N size=N queue=ID result="..." [tls=yes]", control
  * octets as '?', cut to outlen.  Pure. */
 void smtp_txn_format(const struct smtp_txn *t, char *out, size_t outlen);
 
@@ -291,6 +315,12 @@ unsigned char *smtp_session_take_message(struct smtp_session *s, size_t *len_r);
  * queues "250 2.0.0" or "451 4.3.0" and ends the transaction. */
 void smtp_session_message_done(
     struct smtp_session *s, const char *queue_id, time_t now);
+
+/* After SMTP_EV_STARTTLS: the handshake succeeded; the session starts
+ * over (RFC 3207 4.2: a new EHLO is due). */
+void smtp_session_tls_started(struct smtp_session *s, time_t now);
+/* Non-zero once TLS is up. */
+int smtp_session_tls_active(const struct smtp_session *s);
 
 /* Back-pressure flags, set before each smtp_session_input(). */
 /* The pipeline is behind: MAIL and DATA get "451 4.3.1". */
@@ -350,6 +380,15 @@ struct smtp_message {
 typedef int smtp_deliver_fn(
     const struct smtp_message *msgs, size_t n, void *ctx, struct rb_error *err);
 
+/*
+ * Make durable what deliver stored (fsync a database's log), called by
+ * the pipeline thread with the deliver ctx before segments whose
+ * messages were all delivered are deleted: deliver's 0 then need only
+ * mean "committed" (a process crash keeps it), and one sync serves
+ * every batch of a segment.  0, or -1 with err set (the segments stay
+ * and the sync is tried again later).
+ */
+typedef int spool_sync_fn(void *ctx, struct rb_error *err);
 /* Called by the committer thread after each round (to wake a loop). */
 typedef void spool_notify_fn(void *ctx);
 /* One submitted message is committed (queue_id) or failed (NULL). */
@@ -359,6 +398,7 @@ struct spool_config {
 	const char *dir; /* created (0700) if missing */
 	smtp_deliver_fn *deliver;
 	void *deliver_ctx;
+	spool_sync_fn *sync;    /* NULL: deliver's 0 is durable already */
 	unsigned deliver_batch; /* 0: SMTP_DEFAULT_DELIVER_BATCH */
 	/* Bytes of queued messages kept in memory for the pipeline (the
 	 * rest is read back from disk); 0: SMTP_DEFAULT_MAX_MEMORY / 4. */
@@ -397,6 +437,10 @@ void spool_submit(struct spool *sp, const struct smtp_envelope *env,
 /* Call fn for each message committed or failed since the last call.
  * Returns how many. */
 size_t spool_collect(struct spool *sp, spool_result_fn *fn, void *ctx);
+/* At most n messages can come at once (the open connections): a round
+ * waits briefly for them (SPOOL_GATHER_US) before its fsync.  Any
+ * thread; 0 (the default) never waits. */
+void spool_set_expected(struct spool *sp, unsigned n);
 /* Counters, any thread. */
 void spool_get_stats(struct spool *sp, struct spool_stats *st_r);
 /*
@@ -430,8 +474,14 @@ struct smtp_server_stats {
 	uint64_t active;      /* open now */
 	uint64_t messages;    /* acknowledged with 250 */
 	uint64_t timeouts;
+	uint64_t tls; /* sessions that did STARTTLS */
+	/* 4xx/5xx replies sent, by code: rejections[i] counts the i-th of
+	 * SMTP_REJECT_CODES (smtp_reject_code), the last one any other. */
+	uint64_t rejections[SMTP_N_REJECT_CODES + 1];
 	struct spool_stats spool;
 };
+/* The code of rejections[i]; 0 for the last ("other"). */
+unsigned smtp_reject_code(size_t i);
 
 /*
  * Check cfg (a copy with defaults is kept; its strings stay borrowed),

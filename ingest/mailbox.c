@@ -199,7 +199,9 @@ read_dir_files(struct reader *rd, const char *dir)
 		names[n++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), cmp_names);
+	/* An empty directory has no array: qsort(NULL, 0) is undefined. */
+	if (n > 1)
+		qsort(names, n, sizeof(char *), cmp_names);
 	for (i = 0; i < n && !rd->stop; i++) {
 		size_t len = strlen(dir) + strlen(names[i]) + 2;
 		char *path = xmalloc(len);

@@ -11,6 +11,9 @@
  * idle connection: the session (~1 KB with its line buffer).  Messages
  * being received count toward max_memory; above it, or above
  * max_backlog undelivered messages, new transactions get 451 4.3.1.
+ * STARTTLS: after the "220" is written, the plaintext read beyond the
+ * command is dropped (the session says where), the handshake runs in
+ * the loop like any other I/O, and the session starts over on TLS.
  */
 #define _GNU_SOURCE /* accept4: one call instead of accept + 2 fcntl */
 #include <arpa/inet.h>
@@ -29,7 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ingest/ingest.h"
+#include "ingest/ingest_int.h"
 
 /* Bytes read from a socket at once (one shared buffer in the loop). */
 #define LISTENER_READ_CHUNK (64u * 1024)
@@ -56,8 +59,18 @@ struct ip_entry {
 	char ip[LISTENER_ADDR_MAX];
 };
 
+/* Where a connection is with TLS. */
+enum conn_tls {
+	CONN_PLAIN,
+	CONN_TLS_WANT,      /* STARTTLS accepted: writing the "220" */
+	CONN_TLS_HANDSHAKE, /* the handshake is under way */
+	CONN_TLS_ON,
+};
+
 struct conn {
 	struct conn *prev, *next;
+	struct smtp_tls *tls;
+	enum conn_tls tls_state;
 	struct smtp_server *srv;
 	int fd;
 	struct smtp_session *s;
@@ -84,10 +97,12 @@ struct smtp_server {
 	char laddr[SMTP_MAX_LISTEN][LISTENER_ADDR_MAX];
 	size_t n_listen;
 	int spare_fd;
+	struct smtp_tls_ctx *tls; /* NULL: no STARTTLS */
 	struct spool *spool;
 	struct conn *conns;
 	struct conn *dead; /* freed after the current batch of events */
 	size_t n_conns;
+	size_t expected; /* told to the spool */
 	struct ip_entry *ips[LISTENER_IP_BUCKETS];
 	size_t memory;
 	unsigned busy; /* SMTP_BUSY* for the sessions */
@@ -100,9 +115,31 @@ struct smtp_server {
 	time_t stop_deadline;
 	int stopping;
 	atomic_uint_fast64_t n_accepted, n_refused, n_active, n_messages;
-	atomic_uint_fast64_t n_timeouts;
+	atomic_uint_fast64_t n_timeouts, n_tls;
+	atomic_uint_fast64_t n_rejections[SMTP_N_REJECT_CODES + 1];
 	unsigned char rbuf[LISTENER_READ_CHUNK];
 };
+
+static const unsigned reject_codes[SMTP_N_REJECT_CODES] = {SMTP_REJECT_CODES};
+
+unsigned
+smtp_reject_code(size_t i)
+{
+	return i < SMTP_N_REJECT_CODES ? reject_codes[i] : 0;
+}
+
+/* cfg.on_reject of every session: count the reply by its code. */
+static void
+count_reject(unsigned code, void *ctx)
+{
+	struct smtp_server *srv = ctx;
+	size_t i;
+
+	for (i = 0; i < SMTP_N_REJECT_CODES; i++)
+		if (reject_codes[i] == code)
+			break;
+	atomic_fetch_add(&srv->n_rejections[i], 1);
+}
 
 /* ---- per-IP counts ------------------------------------------------------ */
 
@@ -204,6 +241,8 @@ smtp_txn_format(const struct smtp_txn *t, char *line, size_t len)
 	log_put(line, len, &off, " result=\"");
 	log_put(line, len, &off, t->result);
 	log_put(line, len, &off, "\"");
+	if (t->env->tls)
+		log_put(line, len, &off, " tls=yes");
 }
 
 static void
@@ -232,12 +271,16 @@ conn_events(struct conn *c)
 	if (c->fd < 0)
 		return;
 	(void)smtp_session_output(c->s, &out);
-	/* While the message is at the spool EPOLLIN stays on (no
-	 * epoll_ctl per message) until input does arrive. */
-	if (!c->mute && !c->closing && c->pending_len == 0)
-		want |= EPOLLIN;
-	if (out > 0)
-		want |= EPOLLOUT;
+	if (c->tls_state == CONN_TLS_HANDSHAKE)
+		want = smtp_tls_wants_write(c->tls) ? EPOLLOUT : EPOLLIN;
+	else {
+		/* While the message is at the spool EPOLLIN stays on (no
+		 * epoll_ctl per message) until input does arrive. */
+		if (!c->mute && !c->closing && c->pending_len == 0)
+			want |= EPOLLIN;
+		if (out > 0)
+			want |= EPOLLOUT;
+	}
 	if (want == c->events)
 		return;
 	memset(&ev, 0, sizeof(ev));
@@ -255,6 +298,8 @@ conn_close(struct conn *c)
 	struct smtp_server *srv = c->srv;
 
 	if (c->fd >= 0) {
+		if (c->tls_state == CONN_TLS_ON)
+			smtp_tls_bye(c->tls);
 		(void)close(c->fd);
 		c->fd = -1;
 	}
@@ -281,9 +326,45 @@ static void
 conn_free(struct conn *c)
 {
 	smtp_session_free(&c->s);
+	smtp_tls_free(&c->tls);
 	free(c->pending);
 	free(c);
 }
+
+/* send(2), or TLS once it is on; -1 with errno EAGAIN when it would
+ * block, another errno when the connection is broken. */
+static ssize_t
+conn_send(struct conn *c, const unsigned char *p, size_t len)
+{
+	ssize_t w;
+
+	if (c->tls_state != CONN_TLS_ON)
+		return send(c->fd, p, len, MSG_NOSIGNAL);
+	w = smtp_tls_write(c->tls, p, len);
+	if (w == SMTP_TLS_AGAIN)
+		errno = EAGAIN;
+	else if (w < 0)
+		errno = EPIPE;
+	return w < 0 ? -1 : w;
+}
+
+/* recv(2), or TLS once it is on: bytes, 0 at the end, -1 (errno). */
+static ssize_t
+conn_recv(struct conn *c, unsigned char *p, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls_state != CONN_TLS_ON)
+		return recv(c->fd, p, len, 0);
+	n = smtp_tls_read(c->tls, p, len);
+	if (n == SMTP_TLS_AGAIN)
+		errno = EAGAIN;
+	else if (n < 0)
+		errno = ECONNRESET;
+	return n < 0 ? -1 : n;
+}
+
+static int tls_begin(struct conn *c);
 
 /* Write what the session has; 0, or -1 when the connection is gone. */
 static int
@@ -296,7 +377,7 @@ conn_flush(struct conn *c)
 
 		if (len == 0)
 			break;
-		w = send(c->fd, p, len, MSG_NOSIGNAL);
+		w = conn_send(c, p, len);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -306,6 +387,13 @@ conn_flush(struct conn *c)
 			return -1;
 		}
 		smtp_session_output_consume(c->s, (size_t)w);
+	}
+	if (c->tls_state == CONN_TLS_WANT) {
+		size_t len;
+
+		(void)smtp_session_output(c->s, &len);
+		if (len == 0)
+			return tls_begin(c);
 	}
 	if (c->closing || smtp_session_closing(c->s)) {
 		size_t len;
@@ -409,9 +497,57 @@ conn_input(struct conn *c, const unsigned char *p, size_t len, time_t now)
 			set_pending(c, p, 0);
 			(void)conn_flush(c);
 			return;
+		case SMTP_EV_STARTTLS:
+			/* The rest was sent in the clear after STARTTLS:
+			 * never read as commands (RFC 3207 5). */
+			set_pending(c, p, 0);
+			c->tls_state = CONN_TLS_WANT;
+			c->mute = 1;
+			(void)conn_flush(c);
+			return;
 		}
 	}
 }
+
+/* Go on with the handshake; 0, or -1 when the connection is gone. */
+static int
+tls_step(struct conn *c, time_t now)
+{
+	const char *why = "";
+	int r = smtp_tls_handshake(c->tls, &why);
+	char desc[64];
+
+	if (r == SMTP_TLS_AGAIN) {
+		conn_events(c);
+		return 0;
+	}
+	if (r < 0) {
+		log_info(
+		    "smtp: session=%s: TLS handshake failed: %s", c->id, why);
+		conn_close(c);
+		return -1;
+	}
+	c->tls_state = CONN_TLS_ON;
+	atomic_fetch_add(&c->srv->n_tls, 1);
+	smtp_tls_describe(c->tls, desc, sizeof(desc));
+	log_debug("smtp: session=%s: TLS %s", c->id, desc);
+	smtp_session_tls_started(c->s, now);
+	return conn_flush(c);
+}
+
+/* The "220" is out: start the handshake on the socket. */
+static int
+tls_begin(struct conn *c)
+{
+	c->tls = smtp_tls_new(c->srv->tls, c->fd);
+	c->tls_state = CONN_TLS_HANDSHAKE;
+	c->mute = 0;
+	return tls_step(c, time(NULL));
+}
+
+/* Input may go on: TLS may hold decrypted bytes the socket no longer
+ * signals.  Defined below. */
+static void conn_resume(struct conn *c, time_t now);
 
 static void
 conn_read(struct conn *c, time_t now)
@@ -419,14 +555,18 @@ conn_read(struct conn *c, time_t now)
 	struct smtp_server *srv = c->srv;
 	ssize_t n;
 
-	if (c->waiting) {
-		c->mute = 1; /* taken after the 250 */
+	if (c->tls_state == CONN_TLS_HANDSHAKE) {
+		(void)tls_step(c, now);
+		return;
+	}
+	if (c->waiting || c->tls_state == CONN_TLS_WANT) {
+		c->mute = 1; /* taken after the 250 (or the handshake) */
 		conn_events(c);
 		return;
 	}
 	if (c->closing || c->pending_len > 0)
 		return;
-	n = recv(c->fd, srv->rbuf, sizeof(srv->rbuf), 0);
+	n = conn_recv(c, srv->rbuf, sizeof(srv->rbuf));
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
@@ -438,11 +578,24 @@ conn_read(struct conn *c, time_t now)
 		return;
 	}
 	conn_input(c, srv->rbuf, (size_t)n, now);
+	conn_resume(c, now);
+}
+
+static void
+conn_resume(struct conn *c, time_t now)
+{
+	if (c->fd >= 0 && c->tls_state == CONN_TLS_ON && !c->waiting &&
+	    !c->closing && c->pending_len == 0 && smtp_tls_pending(c->tls) > 0)
+		conn_read(c, now);
 }
 
 static void
 conn_writable(struct conn *c, time_t now)
 {
+	if (c->tls_state == CONN_TLS_HANDSHAKE) {
+		(void)tls_step(c, now);
+		return;
+	}
 	if (conn_flush(c) < 0)
 		return;
 	/* Input stopped for SMTP_EV_WRITE goes on once replies are out. */
@@ -453,6 +606,7 @@ conn_writable(struct conn *c, time_t now)
 		if (out == 0)
 			conn_input(c, c->pending, c->pending_len, now);
 	}
+	conn_resume(c, now);
 }
 
 static void
@@ -476,6 +630,7 @@ spool_result(void *tag, const char *queue_id, void *ctx)
 		conn_input(c, c->pending, c->pending_len, now);
 	else
 		conn_events(c);
+	conn_resume(c, now);
 }
 
 /* ---- accepting ---------------------------------------------------------- */
@@ -752,6 +907,10 @@ loop_main(void *arg)
 			srv->dead = c->next;
 			conn_free(c);
 		}
+		if (srv->n_conns != srv->expected) {
+			srv->expected = srv->n_conns;
+			spool_set_expected(srv->spool, (unsigned)srv->n_conns);
+		}
 		if (!srv->stopping && atomic_load(&srv->stop))
 			begin_stop(srv, now);
 		if (now != last_sweep) {
@@ -918,6 +1077,7 @@ server_free(struct smtp_server *srv)
 		(void)close(srv->evfd);
 	if (srv->spare_fd >= 0)
 		(void)close(srv->spare_fd);
+	smtp_tls_ctx_free(&srv->tls);
 	free(srv);
 }
 
@@ -932,6 +1092,8 @@ smtp_server_listen(const struct smtp_config *cfg, struct smtp_server **srv_r,
 	srv->ep = srv->evfd = srv->spare_fd = -1;
 	srv->cfg = *cfg;
 	smtp_config_defaults(&srv->cfg);
+	srv->cfg.on_reject = count_reject;
+	srv->cfg.on_reject_ctx = srv;
 	if (srv->cfg.hostname == NULL) {
 		if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) < 0 ||
 		    srv->hostname[0] == '\0')
@@ -958,6 +1120,16 @@ smtp_server_listen(const struct smtp_config *cfg, struct smtp_server **srv_r,
 		rb_error_set(err, errno, "smtp: epoll: %s", strerror(errno));
 		goto fail;
 	}
+	if ((srv->cfg.tls_cert != NULL) != (srv->cfg.tls_key != NULL)) {
+		rb_error_set(err, EINVAL,
+		    "smtp: STARTTLS needs both a certificate and a key");
+		goto fail;
+	}
+	/* Before the privileges go: the key may be readable by root only. */
+	if (srv->cfg.tls_cert != NULL &&
+	    smtp_tls_ctx_new(
+	        srv->cfg.tls_cert, srv->cfg.tls_key, &srv->tls, err) < 0)
+		goto fail;
 	for (i = 0; i < srv->cfg.n_listen; i++) {
 		if (bind_one(srv, srv->cfg.listen[i], err) < 0)
 			goto fail;
@@ -984,6 +1156,7 @@ smtp_server_run(struct smtp_server *srv, smtp_deliver_fn *deliver, void *ctx,
 	sc.dir = srv->cfg.spool_dir;
 	sc.deliver = deliver;
 	sc.deliver_ctx = ctx;
+	sc.sync = srv->cfg.sync;
 	sc.deliver_batch = srv->cfg.deliver_batch;
 	sc.max_memory = srv->cfg.max_memory / 4;
 	sc.notify = wake;
@@ -1027,12 +1200,17 @@ smtp_server_address(
 void
 smtp_server_get_stats(struct smtp_server *srv, struct smtp_server_stats *st)
 {
+	size_t i;
+
 	memset(st, 0, sizeof(*st));
 	st->connections = atomic_load(&srv->n_accepted);
 	st->refused = atomic_load(&srv->n_refused);
 	st->active = atomic_load(&srv->n_active);
 	st->messages = atomic_load(&srv->n_messages);
 	st->timeouts = atomic_load(&srv->n_timeouts);
+	st->tls = atomic_load(&srv->n_tls);
+	for (i = 0; i <= SMTP_N_REJECT_CODES; i++)
+		st->rejections[i] = atomic_load(&srv->n_rejections[i]);
 	if (srv->spool != NULL)
 		spool_get_stats(srv->spool, &st->spool);
 }

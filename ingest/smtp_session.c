@@ -11,8 +11,10 @@
  * a message never more than max_message plus the trace headers.
  * Extensions: PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES (every
  * reply but the greeting, 221 and 354 carries an RFC 3463 code),
- * SMTPUTF8, CHUNKING (BDAT).
+ * SMTPUTF8, CHUNKING (BDAT), and STARTTLS (RFC 3207) when the config
+ * names a certificate: the listener does the handshake.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,7 @@ enum session_state {
 	S_DATA,   /* reading DATA up to the lone dot */
 	S_BDAT,   /* reading the octets of a BDAT chunk */
 	S_WAIT,   /* a message is out, waiting for smtp_session_message_done */
+	S_TLS,    /* "220" to STARTTLS sent: waiting for the handshake */
 	S_CLOSED, /* the last reply is queued; the rest of the input is lost */
 };
 
@@ -67,7 +70,9 @@ struct smtp_session {
 	char helo[SMTP_MAX_HELO + 1];
 	enum session_state state;
 	int esmtp;
-	unsigned busy; /* SMTP_BUSY* */
+	int tls;          /* the connection is encrypted */
+	int starttls_now; /* STARTTLS accepted: stop the input here */
+	unsigned busy;    /* SMTP_BUSY* */
 	int shutdown;
 	int message_ready;
 	unsigned errors;
@@ -172,6 +177,16 @@ reply(struct smtp_session *s, const char *fmt, ...)
 	rb_assert(n >= 0);
 	if ((size_t)n >= sizeof(line) - 2)
 		n = (int)sizeof(line) - 3; /* cut: an echoed address */
+	/* RFC 5321 4.2: a 4yz or 5yz reply is a failure; one count per
+	 * reply, not per line of a multi-line one. */
+	if (s->cfg->on_reject != NULL && n >= 4 &&
+	    (line[0] == '4' || line[0] == '5') &&
+	    isdigit((unsigned char)line[1]) &&
+	    isdigit((unsigned char)line[2]) && line[3] == ' ')
+		s->cfg->on_reject(
+		    (unsigned)((line[0] - '0') * 100 + (line[1] - '0') * 10 +
+		               (line[2] - '0')),
+		    s->cfg->on_reject_ctx);
 	line[n++] = '\r';
 	line[n++] = '\n';
 	if (s->out_off == s->out.len) {
@@ -203,6 +218,7 @@ build_env(struct smtp_session *s, time_t now)
 	s->env.received = now;
 	s->env.smtputf8 = s->smtputf8;
 	s->env.eightbit = s->eightbit;
+	s->env.tls = s->tls;
 	s->env.untrusted = 0;
 	for (i = 0; i < s->n_rcpts; i++) {
 		if (s->rcpts[i].verp == SMTP_VERP_UNTRUSTED)
@@ -573,8 +589,13 @@ trace_headers(struct smtp_session *s, time_t now)
 		header_safe(s->rcpts[0].address, r, sizeof(r));
 		(void)snprintf(rcpt, sizeof(rcpt), "\r\n\tfor <%s>", r);
 	}
-	/* RFC 3848 / 6531 protocol names. */
-	proto = s->smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+	/* RFC 3848 / 6531 protocol names ("S": over TLS). */
+	if (s->smtputf8)
+		proto = s->tls ? "UTF8SMTPS" : "UTF8SMTP";
+	else if (s->esmtp)
+		proto = s->tls ? "ESMTPS" : "ESMTP";
+	else
+		proto = "SMTP";
 	n = snprintf(hdr, sizeof(hdr),
 	    "Return-Path: <%s>\r\n"
 	    "Received: from %s (%s)\r\n\tby %s (rebound) with %s id %s%s;"
@@ -746,6 +767,12 @@ verb_is(const char *line, size_t vlen, const char *verb)
 	return strlen(verb) == vlen && strncasecmp(line, verb, vlen) == 0;
 }
 
+static int
+starttls_offered(const struct smtp_session *s)
+{
+	return !s->tls && s->cfg->tls_cert != NULL && s->cfg->tls_key != NULL;
+}
+
 static void
 cmd_ehlo(struct smtp_session *s, const char *arg, int esmtp)
 {
@@ -770,7 +797,35 @@ cmd_ehlo(struct smtp_session *s, const char *arg, int esmtp)
 	reply(s, "250-8BITMIME");
 	reply(s, "250-ENHANCEDSTATUSCODES");
 	reply(s, "250-SMTPUTF8");
+	/* RFC 3207 4.2: not offered again once TLS is up. */
+	if (starttls_offered(s))
+		reply(s, "250-STARTTLS");
 	reply(s, "250 CHUNKING");
+}
+
+/* RFC 3207. */
+static void
+cmd_starttls(struct smtp_session *s, const char *args)
+{
+	if (s->cfg->tls_cert == NULL || s->cfg->tls_key == NULL) {
+		error_reply(s, "502 5.5.1 Error: command not implemented");
+		return;
+	}
+	if (*args != '\0') {
+		error_reply(s, "501 5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	if (s->tls) {
+		error_reply(s, "503 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (s->in_txn) {
+		error_reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+		return;
+	}
+	reply(s, "220 2.0.0 Ready to start TLS");
+	s->state = S_TLS;
+	s->starttls_now = 1;
 }
 
 /* "KEY" or "KEY=VALUE" tokens after a path: 0, or -1 with a reply. */
@@ -1043,6 +1098,8 @@ command(struct smtp_session *s, char *line, size_t len, time_t now)
 		cmd_data(s, args, now);
 	else if (verb_is(line, vlen, "BDAT"))
 		cmd_bdat(s, args, now);
+	else if (verb_is(line, vlen, "STARTTLS"))
+		cmd_starttls(s, args);
 	else if (verb_is(line, vlen, "RSET")) {
 		if (*args != '\0')
 			error_reply(s, "501 5.5.4 Syntax: RSET");
@@ -1062,10 +1119,8 @@ command(struct smtp_session *s, char *line, size_t len, time_t now)
 	} else if (verb_is(line, vlen, "HELP"))
 		reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT "
 		         "RSET NOOP QUIT VRFY HELP");
-	else if (verb_is(line, vlen, "EXPN") ||
-	         verb_is(line, vlen, "STARTTLS") ||
-	         verb_is(line, vlen, "AUTH") || verb_is(line, vlen, "ETRN") ||
-	         verb_is(line, vlen, "TURN"))
+	else if (verb_is(line, vlen, "EXPN") || verb_is(line, vlen, "AUTH") ||
+	         verb_is(line, vlen, "ETRN") || verb_is(line, vlen, "TURN"))
 		error_reply(s, "502 5.5.1 Error: command not implemented");
 	else
 		error_reply(s, "500 5.5.2 Error: command not recognized");
@@ -1115,7 +1170,7 @@ smtp_session_input(struct smtp_session *s, const unsigned char *p, size_t len,
 	size_t off = 0;
 	enum smtp_event ev = SMTP_EV_NEED_INPUT;
 
-	rb_assert(s->state != S_WAIT);
+	rb_assert(s->state != S_WAIT && s->state != S_TLS);
 	if (len > 0)
 		s->last = now;
 	for (;;) {
@@ -1126,6 +1181,14 @@ smtp_session_input(struct smtp_session *s, const unsigned char *p, size_t len,
 		}
 		if (s->state == S_CLOSED) {
 			ev = SMTP_EV_CLOSE;
+			break;
+		}
+		if (s->starttls_now) {
+			/* RFC 3207 5: what the client sent after STARTTLS
+			 * in the clear is not read as commands (the caller
+			 * drops it: CVE-2011-0411). */
+			s->starttls_now = 0;
+			ev = SMTP_EV_STARTTLS;
 			break;
 		}
 		if (s->out.len - s->out_off > SESSION_OUT_HIGH) {
@@ -1152,6 +1215,7 @@ smtp_session_input(struct smtp_session *s, const unsigned char *p, size_t len,
 			off += bdat_feed(s, p + off, len - off);
 			break;
 		case S_WAIT:
+		case S_TLS:
 		case S_CLOSED:
 			rb_panic("smtp session: bad state");
 		}
@@ -1247,6 +1311,7 @@ smtp_session_deadline(const struct smtp_session *s)
 	case S_DATA:
 	case S_BDAT:
 		return s->last + (time_t)s->cfg->data_timeout;
+	case S_TLS: /* the handshake has the time of a command */
 	case S_CMD:
 		break;
 	}
@@ -1258,9 +1323,37 @@ smtp_session_timeout(struct smtp_session *s)
 {
 	if (s->state == S_WAIT || s->state == S_CLOSED)
 		return;
+	if (s->state == S_TLS) {
+		/* No reply in the clear in the middle of a handshake. */
+		close_session(s);
+		return;
+	}
 	txn_end(s, "aborted: timeout", NULL);
 	reply(s, "421 4.4.2 %s Error: timeout exceeded", hostname(s));
 	close_session(s);
+}
+
+void
+smtp_session_tls_started(struct smtp_session *s, time_t now)
+{
+	rb_assert(s->state == S_TLS);
+	/* RFC 3207 4.2: forget what the client said before; a new EHLO is
+	 * due. */
+	s->state = S_CMD;
+	s->tls = 1;
+	s->esmtp = 0;
+	s->helo[0] = '\0';
+	s->last = now;
+	if (s->shutdown) {
+		reply(s, "421 4.3.2 %s Service shutting down", hostname(s));
+		close_session(s);
+	}
+}
+
+int
+smtp_session_tls_active(const struct smtp_session *s)
+{
+	return s->tls;
 }
 
 int

@@ -1,31 +1,36 @@
 /*
  * spool: the durable queue between "250 OK" and the store.
  *
- * Files, in one directory: segments "m.<id>", each holding the messages
- * of one commit round; "tmp/t.<id>" while a segment is written;
- * "bad.<id>" for a segment found unreadable (kept for a human); "lock".
- * Temporary files live in their own directory so that creating one does
- * not wait for an fsync of the spool directory (ext2-like file systems
- * hold the directory lock during it).
+ * Files, in one directory: segments "m.<id>", each an append-only log
+ * of the messages of many commit rounds; "bad.<id>" for a segment found
+ * corrupt (kept for a human); "lock".  (tmp/ held the temporary files
+ * of an older format; leftovers there are removed at open.)
  * A segment is a sequence of records: an envelope header (text lines,
- * values %-escaped, the message size, a blank line), then the message.
+ * values %-escaped, a CRC-32 of the message, the message size, a blank
+ * line), then the message.
  *
  * Group commit: the committer thread takes every message submitted
- * since its last round and writes them all to one new segment: write
- * tmp/t.<id>, fdatasync, rename to m.<id>, fsync the directory: one
- * data sync and one directory sync for all sessions that finished at
- * that moment.  Only then are they committed and their clients told
- * 250.  A crash before leaves a tmp/t.* file (removed at the next open;
- * no client had its 250) or nothing.
+ * since its last round, appends them all to the open segment and
+ * fdatasyncs it: one data sync for all the sessions that finished at
+ * that moment (the file's new size goes with it).  Only then are they
+ * committed and their clients told 250.  A new segment is made when
+ * the open one is large or old (SPOOL_SEGMENT_BYTES, _AGE): created,
+ * then the directory fsync'd before any record in it counts.  A crash
+ * in the middle of a round leaves an unfinished record at the end of
+ * the segment, whose client never had its 250: the next open ignores
+ * such a tail (a record cut short, or zeros); a record that is whole
+ * but fails its CRC, or garbage, makes the segment set aside once its
+ * good records are delivered.
  *
  * The pipeline thread hands committed messages, at most deliver_batch at
- * a time, to the deliver callback, and deletes a segment once all its
- * messages were delivered; after a failure it retries the same batch
- * after a back-off.  A crash between a delivery and the deletion of its
- * segment delivers that segment's messages again at the next open
- * (at-least-once; the store is idempotent).  Message bytes stay in
- * memory for the pipeline up to max_memory, beyond which they are read
- * back from their segment.
+ * a time, to the deliver callback, and deletes a segment once it is
+ * closed and all its messages were delivered (an idle open segment is
+ * closed after SPOOL_IDLE_CLOSE_MS); after a failure it retries the
+ * same batch after a back-off.  A crash between a delivery and the
+ * deletion of its segment delivers that segment's messages again at the
+ * next open (at-least-once; the store is idempotent).  Message bytes
+ * stay in memory for the pipeline up to max_memory, beyond which they
+ * are read back from their segment.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "ingest/ingest.h"
 
 /* First line of a record: the format version. */
@@ -55,11 +62,25 @@
  * so no round holds its sessions for long. */
 #define SPOOL_ROUND_MAX 1024u
 #define SPOOL_ROUND_MAX_BYTES (64u * 1024 * 1024)
-/* Committer threads.  One makes the biggest group commits (all that
- * waited during the previous round: 7 messages per fsync with 20
- * sessions here, bench/smtp.sh); more would overlap the rounds of a
- * disk with deep queues but split them.  Measured equal on a VM disk. */
+/* Committer threads: one, the only writer of the open segment (rounds
+ * append in order, so an unfinished record can only be the last). */
 #define SPOOL_COMMITTERS 1
+/* A new segment after this many bytes or seconds: a segment is deleted
+ * only when all its messages are stored, so a segment that lived long
+ * would be delivered again in full after a crash; a new one costs one
+ * directory fsync. */
+#define SPOOL_SEGMENT_BYTES (16u * 1024 * 1024)
+#define SPOOL_SEGMENT_AGE 2
+/* Before a round, the committer waits up to this long (microseconds)
+ * for messages of the other open sessions (spool_set_expected): with
+ * many sessions they otherwise split into two groups that take turns,
+ * each waiting for the other's fsync (~2 ms on a VM disk); waiting for
+ * the stragglers makes one group and about doubles the messages per
+ * fsync.  A lone session never waits (it is all that is expected). */
+#define SPOOL_GATHER_US 1000u
+/* An open segment whose messages are all delivered is closed (and
+ * deleted) after this long without a round: an idle spool is empty. */
+#define SPOOL_IDLE_CLOSE_MS 100u
 /* iovecs per writev (IOV_MAX is 1024 on Linux). */
 #define SPOOL_IOV_BATCH 512
 /* Back-off after a failed delivery: from 1 s, doubling, to a minute
@@ -71,9 +92,11 @@
 
 /* A segment file and how many of its messages are not delivered yet. */
 struct spool_seg {
+	struct spool_seg *next; /* in the list of segments to delete */
 	char id[SPOOL_ID_SIZE];
 	size_t pending;
-	int bad; /* a record could not be read back: keep the file */
+	int bad;  /* a record could not be read back: keep the file */
+	int open; /* the committer appends to it: not deleted yet */
 };
 
 struct spool_item {
@@ -101,6 +124,7 @@ struct spool {
 	int lockfd;
 	smtp_deliver_fn *deliver;
 	void *deliver_ctx;
+	spool_sync_fn *sync;
 	unsigned batch;
 	size_t max_memory;
 	spool_notify_fn *notify;
@@ -122,6 +146,14 @@ struct spool {
 	pthread_t pipeline;
 	int n_committers; /* started */
 	int pipeline_started;
+	/* The open segment (committer only, but seg->open/pending under
+	 * mu). */
+	struct spool_seg *cur;
+	struct spool_seg *deleting; /* delivered: to delete after a sync */
+	unsigned expected;          /* senders at most (under mu) */
+	int cur_fd;
+	off_t cur_size;
+	time_t cur_born;
 };
 
 static void
@@ -182,7 +214,28 @@ spool_name(char *out, size_t outlen, const char *prefix, const char *id)
 	rb_assert(n > 0 && (size_t)n < outlen);
 }
 
+static struct timespec ts_after(unsigned ms);
+static struct timespec ts_after_us(unsigned us);
+
 /* ---- the header --------------------------------------------------------- */
+
+/* CRC-32 of the message (zlib's: several GB/s), to tell a damaged
+ * record from a good one at replay. */
+static uint32_t
+crc32_of(const unsigned char *p, size_t n)
+{
+	uLong c = crc32(0L, Z_NULL, 0);
+
+	/* zlib takes uInt lengths: feed a large message in pieces. */
+	while (n > 0) {
+		uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
+
+		c = crc32(c, p, k);
+		p += k;
+		n -= k;
+	}
+	return (uint32_t)c;
+}
 
 /* Octets that would break a header line or a field are %XX. */
 static int
@@ -247,8 +300,8 @@ unescape(const char *s, size_t n)
 }
 
 static unsigned char *
-header_make(const char *id, const struct smtp_envelope *env, size_t len,
-    size_t *hdr_len_r)
+header_make(const char *id, const struct smtp_envelope *env,
+    const unsigned char *data, size_t len, size_t *hdr_len_r)
 {
 	struct buf b;
 	size_t i;
@@ -269,9 +322,11 @@ header_make(const char *id, const struct smtp_envelope *env, size_t len,
 		r |= escape_into(&b, env->rcpts[i].address);
 		r |= buf_printf(&b, "\n");
 	}
-	r |= buf_printf(&b, "received %lld\nutf8 %d\n8bit %d\nsize %zu\n\n",
+	r |= buf_printf(&b,
+	    "received %lld\nutf8 %d\n8bit %d\ntls %d\ncrc %lu\nsize %zu\n\n",
 	    (long long)env->received, env->smtputf8 ? 1 : 0,
-	    env->eightbit ? 1 : 0, len);
+	    env->eightbit ? 1 : 0, env->tls ? 1 : 0,
+	    (unsigned long)crc32_of(data, len), len);
 	/* An envelope is bounded by the session's limits. */
 	rb_assert(r == 0);
 	return buf_take(&b, hdr_len_r);
@@ -285,6 +340,8 @@ struct parsed {
 	char **addrs;
 	size_t n_rcpts;
 	uint64_t size;
+	uint32_t crc;
+	int have_crc;   /* older records have none */
 	size_t hdr_len; /* bytes up to and including the blank line */
 };
 
@@ -323,7 +380,7 @@ header_parse(const unsigned char *p, size_t len, struct parsed *out)
 {
 	size_t off, ml = strlen(SPOOL_MAGIC);
 	uint64_t v;
-	int flags_utf8 = 0, flags_8bit = 0, have_size = 0;
+	int flags_utf8 = 0, flags_8bit = 0, flags_tls = 0, have_size = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (len < ml || memcmp(p, SPOOL_MAGIC, ml) != 0)
@@ -394,7 +451,12 @@ header_parse(const unsigned char *p, size_t len, struct parsed *out)
 				flags_utf8 = v != 0;
 			else if (KEY("8bit"))
 				flags_8bit = v != 0;
-			else if (KEY("size")) {
+			else if (KEY("tls"))
+				flags_tls = v != 0;
+			else if (KEY("crc") && v <= 0xffffffffu) {
+				out->crc = (uint32_t)v;
+				out->have_crc = 1;
+			} else if (KEY("size")) {
 				out->size = v;
 				have_size = 1;
 			} else
@@ -415,6 +477,7 @@ header_parse(const unsigned char *p, size_t len, struct parsed *out)
 	out->env.n_rcpts = out->n_rcpts;
 	out->env.smtputf8 = flags_utf8;
 	out->env.eightbit = flags_8bit;
+	out->env.tls = flags_tls;
 	for (size_t i = 0; i < out->n_rcpts; i++) {
 		if (out->rcpts[i].verp == SMTP_VERP_UNTRUSTED)
 			out->env.untrusted = 1;
@@ -455,25 +518,157 @@ writev_all(int fd, struct iovec *iov, size_t n)
 	return 0;
 }
 
+static void set_aside(struct spool *sp, const char *id, const char *why);
+
+/* A closed segment whose messages are all delivered: deleted (or set
+ * aside when one could not be read), freed.  Called with mu held. */
+static void
+seg_done(struct spool *sp, struct spool_seg *seg)
+{
+	char name[SPOOL_NAME_MAX];
+
+	if (seg->bad)
+		set_aside(sp, seg->id, "damaged");
+	else if (sp->sync != NULL) {
+		/* Deleted by the pipeline thread after the sync. */
+		seg->next = sp->deleting;
+		sp->deleting = seg;
+		pthread_cond_signal(&sp->deliver_cv);
+		return;
+	} else {
+		/* No directory fsync: an unlink lost in a crash is a second,
+		 * idempotent delivery. */
+		spool_name(name, sizeof(name), "m", seg->id);
+		if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+			log_error(
+			    "spool %s: %s: %s", sp->dir, name, strerror(errno));
+	}
+	free(seg);
+}
+
 /*
- * Write items[0..n) as one segment named after the first: t.<id>,
- * fdatasync, rename to m.<id>, fsync the directory.  Sets ok and, on
- * success, seg and offset of every item.  Errors are logged here: the
- * committer is the layer that decides (the clients get 451).
+ * Delete the delivered segments once the sync callback made what was
+ * delivered durable.  Called without mu, by the pipeline thread (or at
+ * close); on a failed sync they wait for the next one.
+ */
+static int
+delete_delivered(struct spool *sp)
+{
+	struct spool_seg *list, *seg;
+	struct rb_error err;
+	char name[SPOOL_NAME_MAX];
+
+	pthread_mutex_lock(&sp->mu);
+	list = sp->deleting;
+	sp->deleting = NULL;
+	pthread_mutex_unlock(&sp->mu);
+	if (list == NULL)
+		return 0;
+	err.code = 0;
+	err.msg[0] = '\0';
+	if (sp->sync(sp->deliver_ctx, &err) < 0) {
+		log_error("spool %s: what was stored is not durable yet (%s): "
+		          "its segments stay",
+		    sp->dir, err.msg);
+		pthread_mutex_lock(&sp->mu);
+		for (seg = list; seg->next != NULL; seg = seg->next)
+			;
+		seg->next = sp->deleting;
+		sp->deleting = list;
+		pthread_mutex_unlock(&sp->mu);
+		return -1;
+	}
+	while ((seg = list) != NULL) {
+		list = seg->next;
+		spool_name(name, sizeof(name), "m", seg->id);
+		if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+			log_error(
+			    "spool %s: %s: %s", sp->dir, name, strerror(errno));
+		free(seg);
+	}
+	return 0;
+}
+
+/* Close the open segment (committer; called with mu held): done at
+ * once when all its messages are delivered, else by the last one. */
+static void
+seg_close_cur(struct spool *sp)
+{
+	if (sp->cur == NULL)
+		return;
+	(void)close(sp->cur_fd);
+	sp->cur_fd = -1;
+	sp->cur->open = 0;
+	if (sp->cur->pending == 0)
+		seg_done(sp, sp->cur);
+	sp->cur = NULL;
+}
+
+/* A new open segment named id: created, the directory synced (its
+ * name must survive a crash before any record in it is acknowledged).
+ * 0, or -1 with *what_r saying which step failed (errno set). */
+static int
+seg_open_new(struct spool *sp, const char *id, const char **what_r)
+{
+	char name[SPOOL_NAME_MAX];
+	struct spool_seg *seg;
+	int fd;
+
+	spool_name(name, sizeof(name), "m", id);
+	*what_r = "create";
+	fd = openat(sp->dirfd, name,
+	    O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (fsync(sp->dirfd) < 0) {
+		int e = errno;
+
+		*what_r = "fsync of the directory";
+		(void)close(fd);
+		(void)unlinkat(sp->dirfd, name, 0);
+		errno = e;
+		return -1;
+	}
+	seg = xcalloc(1, sizeof(*seg));
+	memcpy(seg->id, id, sizeof(seg->id));
+	seg->open = 1;
+	pthread_mutex_lock(&sp->mu);
+	sp->cur = seg;
+	pthread_mutex_unlock(&sp->mu);
+	sp->cur_fd = fd;
+	sp->cur_size = 0;
+	sp->cur_born = time(NULL);
+	return 0;
+}
+
+/*
+ * Append items[0..n) to the open segment (a new one when there is none,
+ * or it is large or old) and fdatasync it.  Sets ok and, on success,
+ * seg and offset of every item (pending counted under mu by the
+ * caller).  After a failure the segment is closed (nothing more goes
+ * after a record that may be half written) and cut back.  Errors are
+ * logged here: the committer is the layer that decides (the clients get
+ * 451).
  */
 static void
 commit_round(struct spool *sp, struct spool_item **items, size_t n)
 {
-	char tmp[SPOOL_NAME_MAX], final[SPOOL_NAME_MAX];
 	struct iovec *iov = xcalloc(2 * n, sizeof(*iov));
-	struct spool_seg *seg;
 	size_t i, k = 0;
-	off_t off = 0;
-	int fd, ok = 0;
-	const char *what = "open";
+	off_t off;
+	int ok = 0;
+	const char *what = "write";
 
-	spool_name(tmp, sizeof(tmp), "t", items[0]->id);
-	spool_name(final, sizeof(final), "m", items[0]->id);
+	if (sp->cur != NULL &&
+	    (sp->cur_size >= (off_t)SPOOL_SEGMENT_BYTES ||
+	        time(NULL) - sp->cur_born >= SPOOL_SEGMENT_AGE)) {
+		pthread_mutex_lock(&sp->mu);
+		seg_close_cur(sp);
+		pthread_mutex_unlock(&sp->mu);
+	}
+	if (sp->cur == NULL && seg_open_new(sp, items[0]->id, &what) < 0)
+		goto out;
+	off = sp->cur_size;
 	for (i = 0; i < n; i++) {
 		iov[k].iov_base = items[i]->hdr;
 		iov[k++].iov_len = items[i]->hdr_len;
@@ -485,44 +680,33 @@ commit_round(struct spool *sp, struct spool_item **items, size_t n)
 			off += (off_t)items[i]->len;
 		}
 	}
-	fd = openat(
-	    sp->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		what = "write";
-		if (writev_all(fd, iov, k) == 0) {
-			what = "fdatasync";
-			if (fdatasync(fd) == 0)
-				ok = 1;
-		}
-		if (close(fd) < 0 && ok) {
-			what = "close";
-			ok = 0;
-		}
-		if (ok && renameat(sp->tmpfd, tmp, sp->dirfd, final) < 0) {
-			what = "rename";
-			ok = 0;
-		}
-		/* One directory fsync for the whole round. */
-		if (ok && fsync(sp->dirfd) < 0) {
-			what = "fsync of the directory";
-			ok = 0;
-			(void)unlinkat(sp->dirfd, final, 0);
-		}
+	what = "write";
+	if (writev_all(sp->cur_fd, iov, k) == 0) {
+		what = "fdatasync";
+		if (fdatasync(sp->cur_fd) == 0)
+			ok = 1;
 	}
 	if (!ok) {
-		log_error(
-		    "spool %s: %s %s: %s", sp->dir, what, tmp, strerror(errno));
-		(void)unlinkat(sp->tmpfd, tmp, 0);
-	}
+		int e = errno;
+
+		/* Best effort: the next open ignores a cut record anyway. */
+		if (ftruncate(sp->cur_fd, sp->cur_size) < 0)
+			log_warn("spool %s: m.%s: cannot cut back: %s", sp->dir,
+			    sp->cur->id, strerror(errno));
+		pthread_mutex_lock(&sp->mu);
+		seg_close_cur(sp);
+		pthread_mutex_unlock(&sp->mu);
+		errno = e;
+	} else
+		sp->cur_size = off;
+out:
+	if (!ok)
+		log_error("spool %s: %s m.%s: %s", sp->dir, what, items[0]->id,
+		    strerror(errno));
 	free(iov);
-	seg = ok ? xcalloc(1, sizeof(*seg)) : NULL;
-	if (seg != NULL) {
-		memcpy(seg->id, items[0]->id, sizeof(seg->id));
-		seg->pending = n;
-	}
 	for (i = 0; i < n; i++) {
 		items[i]->ok = ok;
-		items[i]->seg = seg;
+		items[i]->seg = ok ? sp->cur : NULL;
 	}
 }
 
@@ -548,10 +732,33 @@ committer_main(void *arg)
 	for (;;) {
 		size_t n = 0, i, bytes = 0;
 
-		while (sp->submitted.n == 0 && !sp->stop_commit)
-			pthread_cond_wait(&sp->commit_cv, &sp->mu);
+		while (sp->submitted.n == 0 && !sp->stop_commit) {
+			struct timespec until;
+
+			if (sp->cur == NULL || sp->cur->pending > 0) {
+				/* Delivering: seg_release wakes us. */
+				pthread_cond_wait(&sp->commit_cv, &sp->mu);
+				continue;
+			}
+			/* All delivered: close the segment when idle. */
+			until = ts_after(SPOOL_IDLE_CLOSE_MS);
+			if (pthread_cond_timedwait(
+			        &sp->commit_cv, &sp->mu, &until) == ETIMEDOUT &&
+			    sp->submitted.n == 0 && sp->cur != NULL &&
+			    sp->cur->pending == 0)
+				seg_close_cur(sp);
+		}
 		if (sp->submitted.n == 0)
 			break;
+		if (sp->submitted.n < sp->expected && !sp->stop_commit) {
+			struct timespec until = ts_after_us(SPOOL_GATHER_US);
+
+			while (sp->submitted.n < sp->expected &&
+			       !sp->stop_commit &&
+			       pthread_cond_timedwait(&sp->commit_cv, &sp->mu,
+			           &until) != ETIMEDOUT)
+				;
+		}
 		while (sp->submitted.head != NULL && n < SPOOL_ROUND_MAX &&
 		       (n == 0 || bytes + sp->submitted.head->len <=
 		                      SPOOL_ROUND_MAX_BYTES)) {
@@ -564,6 +771,8 @@ committer_main(void *arg)
 
 		pthread_mutex_lock(&sp->mu);
 		sp->st.commit_rounds++;
+		if (items[0]->ok)
+			items[0]->seg->pending += n;
 		for (i = 0; i < n; i++) {
 			struct spool_item *it = items[i];
 
@@ -647,22 +856,15 @@ set_aside(struct spool *sp, const char *id, const char *why)
 static void
 seg_release(struct spool *sp, struct spool_seg *seg)
 {
-	char name[SPOOL_NAME_MAX];
-
 	rb_assert(seg->pending > 0);
 	if (--seg->pending > 0)
 		return;
-	if (seg->bad)
-		set_aside(sp, seg->id, "a message could not be read back");
-	else {
-		/* No directory fsync: an unlink lost in a crash is a second,
-		 * idempotent delivery. */
-		spool_name(name, sizeof(name), "m", seg->id);
-		if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
-			log_error(
-			    "spool %s: %s: %s", sp->dir, name, strerror(errno));
+	if (seg->open) {
+		/* The committer closes it when idle. */
+		pthread_cond_signal(&sp->commit_cv);
+		return;
 	}
-	free(seg);
+	seg_done(sp, seg);
 }
 
 static struct timespec
@@ -674,6 +876,20 @@ ts_after(unsigned ms)
 	ts.tv_sec += ms / 1000;
 	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+static struct timespec
+ts_after_us(unsigned us)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)us * 1000L;
+	while (ts.tv_nsec >= 1000000000L) {
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
@@ -713,7 +929,7 @@ pipeline_main(void *arg)
 	struct smtp_message *msgs = xcalloc(sp->batch, sizeof(*msgs));
 	char(*paths)[PATH_MAX] = xcalloc(sp->batch, sizeof(*paths));
 	unsigned backoff = 0;
-	struct timespec retry_at;
+	struct timespec retry_at, sync_retry = {0, 0};
 
 	pthread_mutex_lock(&sp->mu);
 	for (;;) {
@@ -721,8 +937,21 @@ pipeline_main(void *arg)
 		struct rb_error err;
 		int r;
 
-		while (sp->queued.n == 0 && !sp->stop_deliver)
-			pthread_cond_wait(&sp->deliver_cv, &sp->mu);
+		while (sp->queued.n == 0 && !sp->stop_deliver &&
+		       !(sp->deleting != NULL && ts_passed(&sync_retry))) {
+			if (sp->deleting != NULL)
+				(void)pthread_cond_timedwait(
+				    &sp->deliver_cv, &sp->mu, &sync_retry);
+			else
+				pthread_cond_wait(&sp->deliver_cv, &sp->mu);
+		}
+		if (sp->deleting != NULL && ts_passed(&sync_retry)) {
+			pthread_mutex_unlock(&sp->mu);
+			if (delete_delivered(sp) < 0)
+				sync_retry = ts_after(SPOOL_BACKOFF_MIN_MS);
+			pthread_mutex_lock(&sp->mu);
+			continue;
+		}
 		if (sp->queued.n == 0 || past_deadline(sp))
 			break;
 		/* After a failure, new messages do not hasten the retry. */
@@ -859,10 +1088,53 @@ cmp_ids(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int
+all_zero(const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Read exactly len bytes at off; caller frees; NULL when short. */
+static unsigned char *
+pread_all(int fd, off_t off, size_t len)
+{
+	unsigned char *p = xmalloc(len + 1);
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = pread(fd, p + got, len - got, off + (off_t)got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			free(p);
+			return NULL;
+		}
+		got += (size_t)r;
+	}
+	return p;
+}
+
+/* What follows the last good record of a segment. */
+enum spool_tail {
+	TAIL_NONE, /* nothing: the segment is whole */
+	TAIL_CUT,  /* an unfinished round of a crash (never acknowledged) */
+	TAIL_BAD,  /* damage or garbage */
+};
+
 /*
  * Queue the records of segment id (m.<id>).  Returns how many, or -1
- * when the segment does not read as a whole (it is then set aside and
- * nothing of it is queued).
+ * when it cannot be read at all.  What follows the last good record is
+ * an unfinished write (a record cut short, or zeros: ignored) or damage
+ * (the segment is set aside once its good records are delivered).
  */
 static long
 replay_segment(struct spool *sp, const char *id)
@@ -873,6 +1145,8 @@ replay_segment(struct spool *sp, const char *id)
 	struct spool_item *it;
 	struct stat st;
 	unsigned char *buf = NULL;
+	enum spool_tail tail = TAIL_NONE;
+	size_t ml = strlen(SPOOL_MAGIC);
 	off_t off = 0;
 	long n = 0;
 	int fd;
@@ -888,9 +1162,10 @@ replay_segment(struct spool *sp, const char *id)
 	}
 	seg = xcalloc(1, sizeof(*seg));
 	memcpy(seg->id, id, sizeof(seg->id));
-	while (off < st.st_size) {
+	while (off < st.st_size && tail == TAIL_NONE) {
 		size_t want = SPOOL_SCAN_CHUNK, got;
 		struct parsed p;
+		unsigned char *data;
 		ssize_t r;
 
 		/* Read more of the header until it parses (or cannot). */
@@ -902,14 +1177,42 @@ replay_segment(struct spool *sp, const char *id)
 			got = r > 0 ? (size_t)r : 0;
 			if (header_parse(buf, got, &p) == 0)
 				break;
+			/* At the end: zeros, or our header cut short. */
+			if (got == want && off + (off_t)want >= st.st_size &&
+			    (all_zero(buf, got) ||
+			        memcmp(buf, SPOOL_MAGIC, got < ml ? got : ml) ==
+			            0)) {
+				tail = TAIL_CUT;
+				break;
+			}
 			if (got < want || want >= SPOOL_MAX_HEADER ||
-			    off + (off_t)want >= st.st_size)
-				goto bad;
+			    off + (off_t)want >= st.st_size) {
+				tail = TAIL_BAD;
+				break;
+			}
 			want *= 2;
 		}
+		if (tail != TAIL_NONE)
+			break;
 		if ((uint64_t)(st.st_size - off) - p.hdr_len < p.size) {
+			tail = TAIL_CUT; /* the message cut by the end */
 			parsed_free(&p);
-			goto bad;
+			break;
+		}
+		if (p.have_crc) {
+			data = pread_all(
+			    fd, off + (off_t)p.hdr_len, (size_t)p.size);
+			if (data == NULL ||
+			    crc32_of(data, (size_t)p.size) != p.crc) {
+				tail = data != NULL &&
+				               all_zero(data, (size_t)p.size)
+				           ? TAIL_CUT
+				           : TAIL_BAD;
+				free(data);
+				parsed_free(&p);
+				break;
+			}
+			free(data);
 		}
 		it = xcalloc(1, sizeof(*it));
 		(void)snprintf(it->id, sizeof(it->id), "%s", p.id);
@@ -927,8 +1230,21 @@ replay_segment(struct spool *sp, const char *id)
 	}
 	free(buf);
 	(void)close(fd);
+	if (tail == TAIL_CUT)
+		log_info("spool %s: %s: the last %lld bytes are an unfinished "
+		         "write (no client had its 250): ignored",
+		    sp->dir, name, (long long)(st.st_size - off));
+	else if (tail == TAIL_BAD) {
+		log_error("spool %s: %s: damaged at byte %lld; its %ld good "
+		          "messages are delivered, then it is set aside",
+		    sp->dir, name, (long long)off, n);
+		seg->bad = 1;
+	}
 	if (n == 0) {
-		(void)unlinkat(sp->dirfd, name, 0);
+		if (seg->bad)
+			set_aside(sp, id, "no readable message");
+		else
+			(void)unlinkat(sp->dirfd, name, 0);
 		free(seg);
 		return 0;
 	}
@@ -936,14 +1252,6 @@ replay_segment(struct spool *sp, const char *id)
 	while ((it = q_pop(&q)) != NULL)
 		q_push(&sp->queued, it);
 	return n;
-bad:
-	free(buf);
-	(void)close(fd);
-	while ((it = q_pop(&q)) != NULL)
-		item_free(it);
-	free(seg);
-	set_aside(sp, id, "corrupt segment");
-	return -1;
 }
 
 /* Remove the temporary files of a previous run (never acknowledged). */
@@ -1038,9 +1346,10 @@ spool_open(
 		    err, errno, "spool %s: %s", cfg->dir, strerror(errno));
 	sp = xcalloc(1, sizeof(*sp));
 	sp->dir = xstrdup(cfg->dir);
-	sp->lockfd = sp->tmpfd = -1;
+	sp->lockfd = sp->tmpfd = sp->cur_fd = -1;
 	sp->deliver = cfg->deliver;
 	sp->deliver_ctx = cfg->deliver_ctx;
+	sp->sync = cfg->sync;
 	sp->batch = cfg->deliver_batch ? cfg->deliver_batch
 	                               : SMTP_DEFAULT_DELIVER_BATCH;
 	sp->max_memory =
@@ -1125,7 +1434,7 @@ spool_submit(struct spool *sp, const struct smtp_envelope *env,
 	(void)snprintf(
 	    it->id, sizeof(it->id), "%016llx", (unsigned long long)us);
 	/* The header is made before the committer can see the item. */
-	it->hdr = header_make(it->id, env, len, &it->hdr_len);
+	it->hdr = header_make(it->id, env, data, len, &it->hdr_len);
 	memcpy(id_r, it->id, SPOOL_ID_SIZE);
 	pthread_mutex_lock(&sp->mu);
 	q_push(&sp->submitted, it);
@@ -1155,6 +1464,14 @@ spool_collect(struct spool *sp, spool_result_fn *fn, void *ctx)
 }
 
 void
+spool_set_expected(struct spool *sp, unsigned n)
+{
+	pthread_mutex_lock(&sp->mu);
+	sp->expected = n;
+	pthread_mutex_unlock(&sp->mu);
+}
+
+void
 spool_get_stats(struct spool *sp, struct spool_stats *st_r)
 {
 	pthread_mutex_lock(&sp->mu);
@@ -1176,6 +1493,10 @@ spool_close(struct spool **spp, unsigned drain_ms)
 	pthread_mutex_unlock(&sp->mu);
 	while (sp->n_committers > 0)
 		pthread_join(sp->committer[--sp->n_committers], NULL);
+	/* No more rounds: the open segment goes once delivered. */
+	pthread_mutex_lock(&sp->mu);
+	seg_close_cur(sp);
+	pthread_mutex_unlock(&sp->mu);
 	if (sp->pipeline_started) {
 		pthread_mutex_lock(&sp->mu);
 		sp->drain_deadline = ts_after(drain_ms);
@@ -1183,6 +1504,15 @@ spool_close(struct spool **spp, unsigned drain_ms)
 		pthread_cond_signal(&sp->deliver_cv);
 		pthread_mutex_unlock(&sp->mu);
 		pthread_join(sp->pipeline, NULL);
+	}
+	if (sp->deleting != NULL)
+		(void)delete_delivered(sp);
+	while (sp->deleting != NULL) {
+		struct spool_seg *seg = sp->deleting;
+
+		/* Not synced: the files stay for the next open. */
+		sp->deleting = seg->next;
+		free(seg);
 	}
 	while ((it = q_pop(&sp->submitted)) != NULL)
 		item_free(it);

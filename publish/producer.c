@@ -99,9 +99,14 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	struct slot *s;
 
 	(void)rk;
-	rb_assert(seq >= p->tail && seq < p->head);
 	s = slot_of(p, seq);
-	rb_assert(s->state == SLOT_INFLIGHT);
+	if (seq < p->tail || seq >= p->head || s->state != SLOT_INFLIGHT) {
+		/* A report of a producer already given up (its rows are
+		 * marked failed and sent again): nothing to change. */
+		log_debug("kafka producer: stale delivery report (%llu)",
+		    (unsigned long long)seq);
+		return;
+	}
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		s->state = SLOT_ACKED;
 		p->ls.delivered++;

@@ -4,8 +4,12 @@
 # Usage: scripts/deps.sh build|check [EXTRA_PACKAGE...]
 #   build  compiler, CMake and the library -dev packages (TOOLCHAIN.md 1)
 #   check  build + clang and libFuzzer runtime, python3 (corpus accuracy
-#          score), time (/usr/bin/time, peak memory in the CLI test),
-#          kcat (a Kafka client of its own for the Kafka tests)
+#          score, JSON log and locked-database checks of the SMTP tests),
+#          time (/usr/bin/time, peak memory in the CLI test), kcat (a
+#          Kafka client of its own for the Kafka tests), swaks with
+#          libnet-ssleay-perl (its TLS) and openssl (a test certificate)
+#          for the SMTP tests, chromium, nodejs and npm (the dashboard's
+#          browser test)
 #
 # Checks each package with dpkg-query; when some are missing, runs
 # `apt-get update` once and installs them without recommends.  As root it
@@ -16,8 +20,9 @@ set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config libgmime-3.0-dev libpcre2-dev
 libsqlite3-dev libmicrohttpd-dev libjansson-dev libmaxminddb-dev
-librdkafka-dev"
-CHECK_PKGS="clang libclang-rt-14-dev python3 time kcat"
+librdkafka-dev libgnutls28-dev zlib1g-dev liblz4-dev nettle-dev"
+CHECK_PKGS="clang libclang-rt-14-dev python3 time kcat swaks libnet-ssleay-perl
+openssl chromium nodejs npm"
 
 case ${1:-} in
 build) want=$BUILD_PKGS ;;
@@ -36,8 +41,19 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
 	exit 0
 fi
 
+# Node.js from elsewhere (NodeSource's nodejs bundles npm and conflicts
+# with Debian's npm package): the command is enough.
+have_cmd() {
+	case $1 in
+	nodejs) command -v node >/dev/null 2>&1 ;;
+	npm) command -v npm >/dev/null 2>&1 ;;
+	*) return 1 ;;
+	esac
+}
+
 missing=
 for p in $want; do
+	have_cmd "$p" && continue
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$st" = installed ] || missing="$missing $p"
 done

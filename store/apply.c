@@ -1,9 +1,10 @@
 /*
  * apply: every database write of an ingest, in the committer thread, in
  * input order.  A batch is one transaction holding up to
- * store.batch_size new messages; duplicates do not count toward it and
- * do not open one (a re-read Maildir holds no write lock).  Per new
- * message: the messages row (its dedupe key is UNIQUE), the raw bytes,
+ * store.batch_size new messages; duplicates do not count toward it, and
+ * those the workers recognised open none (a re-read Maildir holds no
+ * write lock).  Per new message: the messages row (its dedupe key is
+ * UNIQUE: inserting it is the final duplicate check), the raw bytes,
  * one events row per recipient, the hourly counters of its identity,
  * suppressions, the review queue, the outbox rows (outbox.c).  Before
  * the commit the alert state of every identity the batch touched is
@@ -11,8 +12,9 @@
  * committed together: after a crash the database
  * holds whole batches only, and ingesting again completes it exactly.
  *
- * Untrusted feedback (a forged token) is stored and counted in the
- * "untrusted" counter only: it moves no rate and no list.  Transient
+ * Untrusted rows (a forged token, or a token of another recipient) are
+ * stored and counted in the "untrusted" counter only: they move no rate
+ * and no list.  Transient
  * bounces, auto-replies and not-spam reports never suppress.
  */
 #include <stdlib.h>
@@ -80,6 +82,7 @@ sum_add(struct store_ingest_summary *d, const struct store_ingest_summary *s)
 	d->untrusted += s->untrusted;
 	d->unclassified += s->unclassified;
 	d->suppressed += s->suppressed;
+	d->suppressed_account += s->suppressed_account;
 	d->alerts += s->alerts;
 	d->errors += s->errors;
 }
@@ -188,30 +191,11 @@ kind_name(enum classify_kind k)
 	return "none";
 }
 
-static int
-is_dup(
-    struct store *st, const struct item *it, int *dup_r, struct rb_error *err)
-{
-	sqlite3_stmt *s = store_stmt(st, STMT_DUP, err);
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	(void)sqlite3_bind_blob(s, 1, it->key, STORE_KEY_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	(void)sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_db_error(st, "dedupe lookup", err);
-	*dup_r = rc == SQLITE_ROW;
-	return 0;
-}
-
 /* 0 stored, 1 a duplicate after all, -1 error. */
 static int
 insert_message(struct store *st, const struct item *it, time_t now,
     int64_t *id_r, struct rb_error *err)
 {
-	const struct classify_verdict *v = &it->v;
 	sqlite3_stmt *s = store_stmt(st, STMT_MSG_INSERT, err);
 
 	if (s == NULL)
@@ -219,38 +203,36 @@ insert_message(struct store *st, const struct item *it, time_t now,
 	(void)sqlite3_bind_blob(s, 1, it->key, STORE_KEY_LEN, SQLITE_STATIC);
 	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
 	(void)sqlite3_bind_int64(s, 3, (sqlite3_int64)it->time);
-	(void)bind_text(s, 4, kind_name(v->kind));
-	(void)bind_text_null(s, 5, v->layout);
-	(void)bind_text_null(s, 6, v->feedback_id);
+	(void)bind_text(s, 4, kind_name(it->kind));
+	(void)bind_text_null(s, 5, it->layout);
+	(void)bind_text_null(s, 6, it->feedback_id);
 	(void)bind_text_null(s, 7, it->at.identity);
 	(void)bind_text(s, 8, it->at.attribution);
 	(void)sqlite3_bind_int(s, 9, it->at.trusted);
-	(void)bind_text_null(s, 10, v->report_subject);
-	(void)bind_text_null(s, 11, v->report_from);
+	(void)bind_text_null(s, 10, it->subject);
+	(void)bind_text_null(s, 11, it->from);
 	(void)bind_text_null(s, 12, it->source);
 	(void)sqlite3_bind_int64(s, 13, (sqlite3_int64)it->len);
 	if (sqlite3_step(s) != SQLITE_DONE) {
-		/* Stored meanwhile by another process (between a look-up
-		 * outside the transaction and this): a duplicate. */
-		if (sqlite3_extended_errcode(st->db) ==
-		    SQLITE_CONSTRAINT_UNIQUE) {
-			(void)sqlite3_reset(s);
-			return 1;
-		}
 		store_db_error(st, "insert message", err);
 		(void)sqlite3_reset(s);
 		return -1;
 	}
 	(void)sqlite3_reset(s);
+	/* The dedupe key is taken (ON CONFLICT DO NOTHING): a duplicate
+	 * the workers' snapshot did not know yet, of this batch or of
+	 * another process.  One index look-up either way. */
+	if (sqlite3_changes(st->db) == 0)
+		return 1;
 	*id_r = sqlite3_last_insert_rowid(st->db);
 	s = store_stmt(st, STMT_RAW_INSERT, err);
 	if (s == NULL)
 		return -1;
 	(void)sqlite3_bind_int64(s, 1, *id_r);
 	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
-	(void)sqlite3_bind_int(s, 3, it->encoding);
+	(void)sqlite3_bind_int(s, 3, (int)it->encoding);
 	(void)sqlite3_bind_int64(s, 4, (sqlite3_int64)it->len);
-	if (it->encoding == 1)
+	if (it->encoding != RAW_AS_IS)
 		(void)sqlite3_bind_blob64(
 		    s, 5, it->raw, it->raw_len, SQLITE_STATIC);
 	else
@@ -288,7 +270,7 @@ insert_event(struct store *st, const struct item *it,
 	    row->address[0] != '\0' ? address_domain(row->address) : NULL);
 	(void)bind_text_null(s, 9, row->status);
 	(void)bind_text_null(s, 10, row->feedback_type);
-	(void)sqlite3_bind_int(s, 11, it->at.trusted);
+	(void)sqlite3_bind_int(s, 11, row->trusted);
 	(void)bind_text(s, 12, row->json);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		store_db_error(st, "insert event", err);
@@ -325,7 +307,7 @@ row_effects(struct store *st, const struct item *it, const struct item_row *row,
 		else
 			sum->undetermined++;
 	}
-	if (!it->at.trusted) {
+	if (!row->trusted) {
 		c->untrusted++;
 		return 0;
 	}
@@ -370,6 +352,7 @@ row_effects(struct store *st, const struct item *it, const struct item_row *row,
 			        "BOUNCE", eid, now, &changed, err) < 0)
 				return -1;
 			sum->suppressed += (uint64_t)changed;
+			sum->suppressed_account += (uint64_t)changed;
 		}
 	} else if (row->type == CLASSIFY_EVENT_COMPLAINT && !is_not_spam(row) &&
 	           st->conf.auto_complaint) {
@@ -377,6 +360,7 @@ row_effects(struct store *st, const struct item *it, const struct item_row *row,
 		        "COMPLAINT", eid, now, &changed, err) < 0)
 			return -1;
 		sum->suppressed += (uint64_t)changed;
+		sum->suppressed_account += (uint64_t)changed;
 	}
 	return 0;
 }
@@ -410,7 +394,7 @@ apply_item(struct store *st, struct apply_batch *b, struct item *it, time_t now,
 	struct counts c;
 	int64_t mid, eid;
 	size_t i;
-	int dup = 0, feedback = 0, rc;
+	int feedback = 0, untrusted = !it->at.trusted, rc;
 
 	sum->messages++;
 	if (it->dup) {
@@ -419,12 +403,6 @@ apply_item(struct store *st, struct apply_batch *b, struct item *it, time_t now,
 	}
 	if (!st->in_tx && store_begin(st, err) < 0)
 		return -1;
-	if (!it->dup_checked && is_dup(st, it, &dup, err) < 0)
-		return -1;
-	if (dup) {
-		sum->duplicates++;
-		return 0;
-	}
 	if ((rc = insert_message(st, it, now, &mid, err)) != 0) {
 		if (rc < 0)
 			return -1;
@@ -433,20 +411,19 @@ apply_item(struct store *st, struct apply_batch *b, struct item *it, time_t now,
 	}
 	memset(&c, 0, sizeof(c));
 	for (i = 0; i < it->n_rows; i++) {
-		outbox_event_json(
-		    &it->rows[i].json, it->key, i, it->rows[i].type);
 		if (insert_event(st, it, &it->rows[i], mid, &eid, err) < 0 ||
 		    outbox_add(st, STORE_TOPIC_EVENTS, NULL, eid, now, err) <
 		        0 ||
 		    row_effects(st, it, &it->rows[i], eid, now, &c, p, err) < 0)
 			return -1;
 		feedback = 1;
+		untrusted |= !it->rows[i].trusted;
 	}
 	if (it->at.identity[0] != '\0' && feedback)
 		batch_count(b, it->at.identity, it->time, &c);
 	if (feedback && it->at.identity[0] == '\0')
 		p->unattributed++;
-	if (!it->at.trusted)
+	if (untrusted)
 		p->untrusted++;
 	if (it->review_why != NULL) {
 		if (insert_review(st, it, mid, err) < 0)

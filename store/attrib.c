@@ -5,7 +5,12 @@
  *  1. verp: a signed VERP token in the envelope recipient of the
  *     feedback, else in its Delivered-To, X-Original-To or To header.
  *     A token whose signature fails makes the message untrusted: it is
- *     stored and counted, but moves no rate and no list.
+ *     stored and counted, but moves no rate and no list.  A valid token
+ *     also names (as a hash) the one recipient its message was sent
+ *     to: a report row for another address (neither its Final- nor its
+ *     Original-Recipient) is untrusted too (attrib_row_trusted), or a
+ *     single bounce address seen once would let anyone suppress any
+ *     address with a made-up report sent to it.
  *  2. envid: the DSN Original-Envelope-Id names a known identity: the
  *     whole value, or the domain after its last "@" or a parent of it
  *     ("q1x2@bounces.shop.example.com" -> shop.example.com).
@@ -211,7 +216,6 @@ top_header(const unsigned char *msg, size_t len, const char *name, char *out,
 	return -1;
 }
 
-#ifdef REBOUND_HAVE_VERP
 /* A token that carries only the hash of its identity: find it among the
  * known identities. */
 static int
@@ -232,20 +236,18 @@ known_by_hash(const struct idset *known, const struct classify_verp *f,
 	}
 	return 0;
 }
-#endif
 
 /*
  * The signed VERP token of address (classify_verp_decode, classify/verp.c,
  * secret verp.secret).  Returns 1 valid (identity in out, "" when the
- * token names none rebound knows), -1 a well-formed token whose signature
- * fails, 0 no token (or VERP not configured; or a build without
- * classify/verp.c, where REBOUND_HAVE_VERP is not defined).
+ * token names none rebound knows; the recipient's hash in rcpt_hash),
+ * -1 a well-formed token whose signature fails, 0 no token (or VERP not
+ * configured).
  */
 static int
 verp_check(const struct store_conf *conf, const struct idset *known,
-    const char *address, char *out, size_t outlen)
+    const char *address, char *out, size_t outlen, char *rcpt_hash)
 {
-#ifdef REBOUND_HAVE_VERP
 	struct classify_verp f;
 	int r;
 
@@ -262,22 +264,15 @@ verp_check(const struct store_conf *conf, const struct idset *known,
 		(void)snprintf(out, outlen, "%s", f.identity);
 	else if (!known_by_hash(known, &f, out, outlen))
 		out[0] = '\0';
+	memcpy(rcpt_hash, f.recipient_hash, sizeof(f.recipient_hash));
 	return 1;
-#else
-	(void)conf;
-	(void)known;
-	(void)address;
-	(void)out;
-	(void)outlen;
-	return 0;
-#endif
 }
 
 /* Step 1: the envelope recipient and the delivery headers. */
 static int
 attrib_verp(const struct store_conf *conf, const struct idset *known,
     const unsigned char *msg, size_t len, const char *envelope_to, char *out,
-    size_t outlen)
+    size_t outlen, char *rcpt_hash)
 {
 	static const char *const names[] = {
 	    "Delivered-To", "X-Original-To", "To"};
@@ -288,7 +283,8 @@ attrib_verp(const struct store_conf *conf, const struct idset *known,
 	if (conf->verp_secret[0] == '\0')
 		return 0; /* nothing can verify a token */
 	if (envelope_to != NULL && envelope_to[0] != '\0' &&
-	    (r = verp_check(conf, known, envelope_to, out, outlen)) != 0)
+	    (r = verp_check(
+	         conf, known, envelope_to, out, outlen, rcpt_hash)) != 0)
 		return r;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char *comma;
@@ -298,7 +294,8 @@ attrib_verp(const struct store_conf *conf, const struct idset *known,
 		/* To may list several; the return path is one address. */
 		if ((comma = strchr(value, ',')) != NULL)
 			*comma = '\0';
-		if ((r = verp_check(conf, known, value, out, outlen)) != 0)
+		if ((r = verp_check(
+		         conf, known, value, out, outlen, rcpt_hash)) != 0)
 			return r;
 	}
 	return 0;
@@ -316,7 +313,9 @@ attrib_find(const struct store_conf *conf, const struct idset *known,
 	r->trusted = 1;
 	r->attribution = "none";
 	verp = attrib_verp(conf, known, msg, len, envelope_to, r->identity,
-	    sizeof(r->identity));
+	    sizeof(r->identity), r->rcpt_hash);
+	if (verp <= 0)
+		r->rcpt_hash[0] = '\0';
 	if (verp > 0 && r->identity[0] != '\0') {
 		r->attribution = "verp";
 		return;
@@ -356,6 +355,24 @@ attrib_find(const struct store_conf *conf, const struct idset *known,
 		r->attribution = verp < 0 ? "verp" : "headers";
 	else if (verp < 0)
 		r->attribution = "verp";
+}
+
+int
+attrib_row_trusted(
+    const struct attrib_result *at, const struct classify_recipient *r)
+{
+	struct classify_verp f;
+
+	if (!at->trusted)
+		return 0;
+	if (at->rcpt_hash[0] == '\0' || r == NULL || r->address == NULL ||
+	    r->address[0] == '\0')
+		return 1;
+	memset(&f, 0, sizeof(f));
+	memcpy(f.recipient_hash, at->rcpt_hash, sizeof(f.recipient_hash));
+	return classify_verp_match_recipient(&f, r->address) ||
+	       (r->original != NULL &&
+	           classify_verp_match_recipient(&f, r->original));
 }
 
 /* {"ip", "country", "asn", "asOrg"} of ip, or NULL when unknown. */

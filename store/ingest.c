@@ -2,8 +2,9 @@
  * ingest: the pipeline from message bytes to committed rows.
  *
  *   feeder (the caller) --> ring of slots --> N prep workers (classify,
- *   dedupe key, deflate, JSON; no writes) --> one committer (apply.c,
+ *   dedupe key, compression, JSON; no writes) --> one committer (apply.c,
  *   in input order, one transaction per batch of new messages)
+ *   --> WAL --> the checkpointer (ckpt.c) copies it into the database
  *
  * The ring has STORE_QUEUE_SLOTS_PER_WORKER slots per worker and at most
  * INGEST_QUEUE_BYTES of queued messages, so memory is bounded whatever
@@ -24,16 +25,21 @@
 
 #include "store_int.h"
 
-/* Slots per worker.  Items commit in order, so one slow message holds
- * the ring: 4 per worker left the workers idle a third of the time,
- * 64 keeps them busy through a checkpoint (measured, 200,000 messages:
- * 9,600/s at 4, 13,800/s at 64, no better at 256). */
-#define INGEST_SLOTS_PER_WORKER 64
+/* Slots per worker.  Items commit in order, so one slow message (or a
+ * worker the system preempts, or a commit waiting for the disk) holds
+ * the ring: 4 per worker left the workers idle a third of the time; at
+ * 64 they still waited 15 % of the time on a machine shared with other
+ * work, 3 % at 256.  An item waiting for its commit holds its message,
+ * its compressed copy and its rows' JSON, no verdict (prep.c), so 256
+ * cost ~10 MB for mail of a few KB. */
+#define INGEST_SLOTS_PER_WORKER 256
 /* Bytes of messages queued at most (a message larger than this still
  * passes, alone). */
 #define INGEST_QUEUE_BYTES (64u * 1024 * 1024)
-/* A slot buffer larger than this is given back after use. */
-#define INGEST_SLOT_KEEP (1024u * 1024)
+/* A slot buffer larger than this is given back after use: the ring
+ * keeps at most 2 x INGEST_SLOT_KEEP per slot (the message and its
+ * compressed copy) between messages, 32 MB per worker at worst. */
+#define INGEST_SLOT_KEEP (64u * 1024)
 
 struct store_ingest {
 	struct store *st;
@@ -49,6 +55,7 @@ struct store_ingest {
 	struct item *slots;
 	size_t n_slots;
 	struct apply_batch *batch;
+	struct ckpt *ckpt; /* NULL: SQLite's automatic checkpoint */
 	pthread_mutex_t mu;
 	pthread_cond_t cv_work, cv_done, cv_space;
 	uint64_t seq_in, seq_work, seq_out;
@@ -171,6 +178,13 @@ worker_main(void *arg)
 		struct item *it;
 		int skip;
 
+		if (ing->seq_work == ing->seq_in && pc->snapshot_left > 0) {
+			/* About to wait: let go of the snapshot first. */
+			unlock(ing);
+			prep_idle(pc);
+			lock(ing);
+			continue;
+		}
 		while (ing->seq_work == ing->seq_in && !ing->closing) {
 			ing->idle_workers++;
 			wait_on(&ing->cv_work, ing);
@@ -284,8 +298,9 @@ open_ro(struct store *st, struct prep_ctx *pc)
 	if (strcmp(st->path, ":memory:") == 0 ||
 	    strncmp(st->path, "file:", 5) == 0)
 		return;
-	if (sqlite3_open_v2(st->path, &pc->ro, SQLITE_OPEN_READONLY, NULL) !=
-	        SQLITE_OK ||
+	if (sqlite3_open_v2(st->path, &pc->ro,
+	        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(pc->ro,
 	        "SELECT 1 FROM messages"
 	        " WHERE dedupe_key = ?1",
@@ -311,7 +326,7 @@ ingest_free(struct store_ingest *ing)
 	for (i = 0; i < (ing->n_workers ? ing->n_workers : 1); i++) {
 		struct prep_ctx *pc = &ing->ctxs[i];
 
-		raw_deflater_free(&pc->deflater);
+		raw_compressor_free(&pc->compressor);
 		sqlite3_finalize(pc->dup);
 		if (pc->ro != NULL)
 			(void)sqlite3_close(pc->ro);
@@ -367,7 +382,7 @@ store_ingest_begin(struct store *st, const struct classify_rules *rules,
 		pc->rules = rules;
 		pc->known = ing->known;
 		pc->now = now;
-		pc->deflater = raw_deflater_new();
+		pc->compressor = raw_compressor_new();
 		pc->owner = ing;
 		if (ing->n_workers > 0)
 			open_ro(st, pc);
@@ -397,6 +412,13 @@ store_ingest_begin(struct store *st, const struct classify_rules *rules,
 		return -1;
 	}
 	ing->committer_started = ing->n_workers > 0;
+	{
+		struct rb_error e;
+
+		/* Without it, checkpoints run in the commits as before. */
+		if (ckpt_start(st, &ing->ckpt, &e) < 0)
+			ing->ckpt = NULL;
+	}
 	*ing_r = ing;
 	return 0;
 }
@@ -530,6 +552,7 @@ store_ingest_end(struct store_ingest **ingp, struct store_ingest_summary *sum_r,
 			(void)pthread_join(ing->workers[i], NULL);
 		if (ing->committer_started)
 			(void)pthread_join(ing->committer, NULL);
+		ckpt_stop(&ing->ckpt);
 	} else if (!ing->failed) {
 		struct rb_error e;
 
@@ -537,6 +560,7 @@ store_ingest_end(struct store_ingest **ingp, struct store_ingest_summary *sum_r,
 		    0)
 			set_failed(ing, &e);
 	}
+	ckpt_stop(&ing->ckpt);
 	/* Every message fed is stored, a duplicate, or (after a failure:
 	 * rolled back or never applied) an error. */
 	ing->sum.messages = ing->n_workers > 0 ? ing->seq_in : ing->done;

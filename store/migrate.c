@@ -35,7 +35,7 @@ static const char *const migrations[] = {
 	"  size INTEGER NOT NULL"
 	");"
 	"CREATE INDEX messages_received ON messages(received);"
-	/* The feedback message itself, deflated (encoding 1) or not (0). */
+	/* The feedback message itself (encodings: raw.c). */
 	"CREATE TABLE raw_messages ("
 	"  message_id INTEGER PRIMARY KEY"
 	"    REFERENCES messages(id) ON DELETE CASCADE,"

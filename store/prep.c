@@ -2,12 +2,13 @@
  * prep: everything about one message that needs no database writes, so
  * that it runs in the classifier threads: the dedupe key (and a look at
  * the committed messages, to skip the work for a duplicate), the
- * verdict, the attribution, the raw bytes deflated, and one events row
+ * verdict, the attribution, the raw bytes compressed, and one events row
  * per recipient with its SES-shaped JSON, in which rebound.identity,
- * rebound.attribution, rebound.trusted and rebound.geo are set.  An
- * event with several recipients gives one row each, whose JSON lists
- * that recipient only.  Feedback that could not be classified is marked
- * for the review queue.  Thread-safe for distinct items and contexts.
+ * rebound.attribution, rebound.trusted, rebound.geo and rebound.eventId
+ * are set.  An event with several recipients gives one row each, whose
+ * JSON lists that recipient only.  Feedback that could not be
+ * classified is marked for the review queue.  Thread-safe for distinct
+ * items and contexts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,12 @@
 
 /* A report time this far past `now` is a wrong clock: use now. */
 #define PREP_MAX_FUTURE 3600
+/* Dedupe look-ups of a worker in one read transaction of its read-only
+ * connection: starting one per message cost ~30 us under load (WAL
+ * index locks, a cold page cache); a snapshot a few hundred messages
+ * old only lets a duplicate through to the committer, which checks
+ * again on its own connection. */
+#define PREP_SNAPSHOT_LOOKUPS 256
 /* jansson output: one line, the classifier's key order. */
 #define PREP_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
 
@@ -43,10 +50,10 @@ item_clear(struct item *it)
 	if (it->classified)
 		classify_verdict_clear(&it->v);
 	it->classified = 0;
+	it->layout = it->feedback_id = it->subject = it->from = NULL;
 	it->dup = 0;
-	it->dup_checked = 0;
 	it->raw_len = 0;
-	it->encoding = 0;
+	it->encoding = RAW_AS_IS;
 }
 
 void
@@ -56,6 +63,7 @@ item_free(struct item *it)
 	free(it->rows);
 	free(it->msg);
 	free(it->raw);
+	free(it->strs);
 	memset(it, 0, sizeof(*it));
 }
 
@@ -262,6 +270,7 @@ fill_row(const struct prep_ctx *pc, struct item *it, struct item_row *row,
 
 	row->type = e->type;
 	row->type_name = classify_event_type_name(e->type);
+	row->trusted = attrib_row_trusted(&it->at, r);
 	row->bounce_type = e->type == CLASSIFY_EVENT_BOUNCE
 	                       ? e->bounce_type
 	                       : CLASSIFY_BOUNCE_NONE;
@@ -302,10 +311,19 @@ fast_rows(struct prep_ctx *pc, struct item *it, size_t ei, char *js, size_t n)
 	const struct classify_verdict *v = &it->v;
 	const struct classify_event *e = &v->events[ei];
 	const struct classify_recipient *r = NULL;
+	struct attrib_result at = it->at;
 	struct item_row *row;
-	char *out = prep_patch_json(js, &it->at);
+	char *out;
 	size_t i;
 
+	for (i = 0; i < v->n_recipients && n > 0; i++) {
+		if (v->recipients[i].event == ei) {
+			r = &v->recipients[i];
+			break;
+		}
+	}
+	at.trusted = attrib_row_trusted(&it->at, r);
+	out = prep_patch_json(js, &at);
 	if (out == NULL)
 		return 0;
 	free(js);
@@ -317,12 +335,6 @@ fast_rows(struct prep_ctx *pc, struct item *it, size_t ei, char *js, size_t n)
 			free(out);
 		}
 		return 1;
-	}
-	for (i = 0; i < v->n_recipients && n > 0; i++) {
-		if (v->recipients[i].event == ei) {
-			r = &v->recipients[i];
-			break;
-		}
 	}
 	if (e->type == CLASSIFY_EVENT_BOUNCE && it->review_why == NULL) {
 		if (r == NULL || r->address == NULL || r->address[0] == '\0')
@@ -416,6 +428,9 @@ event_rows(struct prep_ctx *pc, struct item *it, size_t ei,
 			json_array_append(one, json_array_get(list, k));
 			json_object_set(body, key, one);
 		}
+		/* A row's own trust: its recipient and the token's. */
+		json_object_set_new(json_object_get(root, "rebound"), "trusted",
+		    json_boolean(row->trusted));
 		row->json = dump(root);
 		k++;
 	}
@@ -427,6 +442,101 @@ event_rows(struct prep_ctx *pc, struct item *it, size_t ei,
 	json_decref(root);
 }
 
+/* Room for s and its NUL in a pool (0 for NULL). */
+static size_t
+pool_need(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 : 0;
+}
+
+/* s copied to *cur (which has room, pool_need), advanced: the copy. */
+static const char *
+pool_put(char **cur, const char *s)
+{
+	size_t n = pool_need(s);
+	const char *p = *cur;
+
+	if (n == 0)
+		return NULL;
+	memcpy(*cur, s, n);
+	*cur += n;
+	return p;
+}
+
+/*
+ * Copy what the committer needs of the verdict (the feedback message's
+ * fields, the rows' strings) into it->strs and free the verdict: an item
+ * waiting for its commit then holds no arena.
+ */
+static void
+item_detach(struct item *it)
+{
+	const struct classify_verdict *v = &it->v;
+	size_t need, i;
+	char *cur;
+
+	it->kind = v->kind;
+	need = pool_need(v->layout) + pool_need(v->feedback_id) +
+	       pool_need(v->report_subject) + pool_need(v->report_from);
+	for (i = 0; i < it->n_rows; i++)
+		need += pool_need(it->rows[i].recipient) +
+		        pool_need(it->rows[i].status) +
+		        pool_need(it->rows[i].feedback_type);
+	if (it->strs_cap < need) {
+		free(it->strs);
+		it->strs = xmalloc(need);
+		it->strs_cap = need;
+	}
+	cur = it->strs;
+	it->layout = pool_put(&cur, v->layout);
+	it->feedback_id = pool_put(&cur, v->feedback_id);
+	it->subject = pool_put(&cur, v->report_subject);
+	it->from = pool_put(&cur, v->report_from);
+	for (i = 0; i < it->n_rows; i++) {
+		struct item_row *r = &it->rows[i];
+
+		r->recipient = pool_put(&cur, r->recipient);
+		r->status = pool_put(&cur, r->status);
+		r->feedback_type = pool_put(&cur, r->feedback_type);
+	}
+	classify_verdict_clear(&it->v);
+	it->classified = 0;
+}
+
+void
+prep_idle(struct prep_ctx *pc)
+{
+	if (pc->ro != NULL && sqlite3_get_autocommit(pc->ro) == 0)
+		(void)sqlite3_exec(pc->ro, "COMMIT", NULL, NULL, NULL);
+	pc->snapshot_left = 0;
+}
+
+/* Was the message of key committed before?  Only a hint on a read-only
+ * connection (a snapshot, see PREP_SNAPSHOT_LOOKUPS); final on the
+ * committer's own (store.workers = 0). */
+static int
+prep_seen(struct prep_ctx *pc, const unsigned char *key)
+{
+	int rc;
+
+	if (pc->ro != NULL && pc->snapshot_left == 0) {
+		prep_idle(pc);
+		if (sqlite3_exec(pc->ro, "BEGIN", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+			return 0;
+		pc->snapshot_left = PREP_SNAPSHOT_LOOKUPS;
+	}
+	if (pc->snapshot_left > 0)
+		pc->snapshot_left--;
+	(void)sqlite3_reset(pc->dup);
+	(void)sqlite3_bind_blob(pc->dup, 1, key, STORE_KEY_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(pc->dup);
+	(void)sqlite3_reset(pc->dup);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		prep_idle(pc); /* busy or failed: a fresh snapshot next time */
+	return rc == SQLITE_ROW;
+}
+
 void
 prep_item(struct prep_ctx *pc, struct item *it)
 {
@@ -436,19 +546,11 @@ prep_item(struct prep_ctx *pc, struct item *it)
 	size_t i;
 
 	dedupe_key(it->msg, it->len, it->key);
-	if (pc->dup != NULL) {
-		(void)sqlite3_reset(pc->dup);
-		(void)sqlite3_bind_blob(
-		    pc->dup, 1, it->key, STORE_KEY_LEN, SQLITE_STATIC);
-		if (sqlite3_step(pc->dup) == SQLITE_ROW)
-			it->dup = 1;
-		(void)sqlite3_reset(pc->dup);
-		/* Synchronous: this connection is the committer's and sees
-		 * the open batch, so the look-up is final. */
-		it->dup_checked = pc->ro == NULL;
-		if (it->dup)
-			return;
-	}
+	/* Known: no need to classify it.  Not known: apply.c's insert
+	 * settles it (a duplicate of the open batch, or of a process that
+	 * committed meanwhile). */
+	if (pc->dup != NULL && (it->dup = prep_seen(pc, it->key)) != 0)
+		return;
 	(void)classify_message(pc->rules, it->msg, it->len, pc->now, v);
 	it->classified = 1;
 	attrib_find(pc->conf, pc->known, v, it->msg, it->len,
@@ -456,12 +558,12 @@ prep_item(struct prep_ctx *pc, struct item *it)
 	it->time = v->report_time;
 	if (it->time <= 0 || it->time > pc->now + PREP_MAX_FUTURE)
 		it->time = pc->now;
-	it->encoding = 0;
+	it->encoding = RAW_AS_IS;
 	if (pc->conf->compress &&
-	    raw_deflate(pc->deflater, it->msg, it->len, &it->raw, &it->raw_cap,
-	        &it->raw_len) == 0 &&
+	    raw_compress(pc->compressor, it->msg, it->len, &it->raw,
+	        &it->raw_cap, &it->raw_len) == 0 &&
 	    it->raw_len < it->len)
-		it->encoding = 1;
+		it->encoding = RAW_LZ4;
 	csrc.file = it->src.file;
 	csrc.index = it->src.index;
 	csrc.session = NULL;
@@ -480,4 +582,10 @@ prep_item(struct prep_ctx *pc, struct item *it)
 		mark_review(it, "not-feedback", root);
 		json_decref(root);
 	}
+	/* rebound.eventId: the dedupe key and the row, so the same event
+	 * has the same id however often it is ingested (outbox.c). */
+	for (i = 0; i < it->n_rows; i++)
+		outbox_event_json(
+		    &it->rows[i].json, it->key, i, it->rows[i].type);
+	item_detach(it);
 }

@@ -106,10 +106,7 @@ store_open_reader(
 {
 	struct store *st;
 
-	/* One thread at a time uses a handle: SQLite's mutex of the
-	 * connection, taken in every call (each column read), is not
-	 * needed. */
-	if (store_open_flags(cfg, SQLITE_OPEN_NOMUTEX, &st, err) < 0)
+	if (store_open(cfg, &st, err) < 0)
 		return -1;
 	if (store_exec(st,
 	        "PRAGMA query_only = ON; PRAGMA mmap_size = " STORE_READER_MMAP,

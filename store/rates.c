@@ -295,34 +295,28 @@ store_sends_import(struct store *st, FILE *fp, const char *name, time_t now,
 	GHashTable *touched;
 	struct store_import_summary sum;
 	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	size_t cap = 0, len;
 	uint64_t alerts = 0;
-	int rc = 0;
+	int rc = 0, got;
 
 	memset(&sum, 0, sizeof(sum));
 	if (store_begin(st, err) < 0)
 		return -1;
 	touched = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	while ((n = getline(&line, &cap, fp)) >= 0) {
-		size_t len = (size_t)n;
+	while (
+	    (got = store_getline(fp, &line, &cap, RATES_MAX_LINE, &len)) != 0) {
 		struct rb_error lerr;
 
 		sum.lines++;
-		while (len > 0 &&
-		       (line[len - 1] == '\n' || line[len - 1] == '\r' ||
-		           line[len - 1] == ' '))
+		if (got < 0) {
+			rc = store_line_error(
+			    err, name, sum.lines, got, RATES_MAX_LINE);
+			break;
+		}
+		while (len > 0 && line[len - 1] == ' ')
 			len--;
 		if (len == 0)
 			continue;
-		if (len > RATES_MAX_LINE) {
-			rc = rb_error_set(err, EINVAL,
-			    "%s:%llu: line longer "
-			    "than %u bytes",
-			    name, (unsigned long long)sum.lines,
-			    RATES_MAX_LINE);
-			break;
-		}
 		if (rates_send_line(st, line, len, now, &sum, touched, &lerr) !=
 		    0) {
 			rc = rb_error_set(err, lerr.code, "%s:%llu: %s", name,

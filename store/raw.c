@@ -1,87 +1,104 @@
 /*
  * raw: the feedback message as it arrived, kept for retention.raw days
- * and retrievable by event or message id.  Deflated (RFC 1951) with
- * GLib's GZlibCompressor, which gio (a dependency of gmime) already
- * brings, at level 1: mail text shrinks to about 40 % at ~90 MB/s, while
- * level 6 gains 2 % for twice the time.  One compressor per thread,
- * reset per message.  Decompression knows the original size (stored),
- * so it is one call into one buffer, and a corrupt blob is an error.
+ * and retrievable by event or message id.  Compressed with LZ4 (block
+ * format) by the classifier threads: feedback mail shrinks to 54 % of
+ * its size in 7 us for a message of 4.4 KB on the reference machine.
+ * Zstandard level 1 (42 %) took 20 us and zlib level 1 (GLib's
+ * GZlibCompressor, 42 %) 88 us, as long as classifying the message:
+ * at 30 days of retention the bytes matter less than an ingest's CPU.
+ * liblz4 is already on every system that has librdkafka.  Encodings of
+ * raw_messages.encoding: 0 as is, 1 raw deflate (RFC 1951, rows of
+ * earlier rebound versions: still read), 2 an LZ4 block.  The original
+ * size is in the row, so decompression is one call into one buffer, and
+ * a corrupt blob is an error, never other bytes.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gio/gio.h>
+#include <lz4.h>
 
 #include "store_int.h"
 
-/* zlib level: see above. */
-#define RAW_LEVEL 1
-/* Worst-case growth of deflate: 5 bytes per 16 KB stored block, plus
- * the end; zlib's deflateBound() adds about the same. */
-#define RAW_BOUND(n) ((n) + (n) / 1000 + 64)
-
-struct raw_deflater {
-	GZlibCompressor *z;
+struct raw_compressor {
+	void *state; /* LZ4_sizeofState() bytes */
 };
 
-struct raw_deflater *
-raw_deflater_new(void)
+struct raw_compressor *
+raw_compressor_new(void)
 {
-	struct raw_deflater *d = xcalloc(1, sizeof(*d));
+	struct raw_compressor *c = xcalloc(1, sizeof(*c));
 
-	d->z = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_RAW, RAW_LEVEL);
-	return d;
+	c->state = xmalloc((size_t)LZ4_sizeofState());
+	return c;
 }
 
 void
-raw_deflater_free(struct raw_deflater **dp)
+raw_compressor_free(struct raw_compressor **cp)
 {
-	struct raw_deflater *d = dp != NULL ? *dp : NULL;
+	struct raw_compressor *c = cp != NULL ? *cp : NULL;
 
-	if (d == NULL)
+	if (c == NULL)
 		return;
-	g_object_unref(d->z);
-	free(d);
-	*dp = NULL;
+	free(c->state);
+	free(c);
+	*cp = NULL;
 }
 
 int
-raw_deflate(struct raw_deflater *d, const unsigned char *in, size_t len,
+raw_compress(struct raw_compressor *c, const unsigned char *in, size_t len,
     unsigned char **out, size_t *cap, size_t *out_len)
 {
-	size_t need = RAW_BOUND(len), off = 0, done = 0;
+	size_t need;
+	int n;
 
+	if (len == 0 || len > LZ4_MAX_INPUT_SIZE)
+		return -1; /* kept as is */
+	need = (size_t)LZ4_compressBound((int)len);
 	if (*cap < need) {
 		free(*out);
 		*out = xmalloc(need);
 		*cap = need;
 	}
-	g_converter_reset(G_CONVERTER(d->z));
-	for (;;) {
-		GConverterResult r;
-		GError *gerr = NULL;
-		gsize rd = 0, wr = 0;
-
-		r = g_converter_convert(G_CONVERTER(d->z), in + off, len - off,
-		    *out + done, *cap - done, G_CONVERTER_INPUT_AT_END, &rd,
-		    &wr, &gerr);
-		if (r == G_CONVERTER_ERROR) {
-			g_clear_error(&gerr);
-			return -1;
-		}
-		off += rd;
-		done += wr;
-		if (r == G_CONVERTER_FINISHED)
-			break;
-		if (rd == 0 && wr == 0)
-			return -1; /* no progress: the bound was wrong */
-	}
-	*out_len = done;
+	/* Acceleration 1: LZ4's default; more trades ratio for little. */
+	n = LZ4_compress_fast_extState(
+	    c->state, (const char *)in, (char *)*out, (int)len, (int)*cap, 1);
+	if (n <= 0)
+		return -1;
+	*out_len = (size_t)n;
 	return 0;
 }
 
-int
+static int
+raw_unlz4(const unsigned char *in, size_t len, size_t size,
+    unsigned char **out_r, struct rb_error *err)
+{
+	unsigned char *out;
+	int n;
+
+	if (len > LZ4_MAX_INPUT_SIZE || size > LZ4_MAX_INPUT_SIZE)
+		return rb_error_set(err, EIO, "raw message: too large a row");
+	out = xmalloc(size + 1);
+	n = LZ4_decompress_safe(
+	    (const char *)in, (char *)out, (int)len, (int)size);
+	if (n < 0 || (size_t)n != size) {
+		if (n < 0)
+			rb_error_set(
+			    err, EIO, "raw message: corrupt LZ4 block");
+		else
+			rb_error_set(err, EIO,
+			    "raw message: %d bytes, %zu expected", n, size);
+		free(out);
+		return -1;
+	}
+	out[size] = '\0';
+	*out_r = out;
+	return 0;
+}
+
+/* Encoding 1: raw deflate, with GLib's zlib converter. */
+static int
 raw_inflate(const unsigned char *in, size_t len, size_t size,
     unsigned char **out_r, struct rb_error *err)
 {
@@ -158,16 +175,19 @@ store_raw_get(struct store *st, int64_t id, int by_event,
 		const unsigned char *blob = sqlite3_column_blob(s, 2);
 		size_t blen = (size_t)sqlite3_column_bytes(s, 2);
 
-		if (size < 0 || (enc == 0 && (size_t)size != blen) || enc < 0 ||
-		    enc > 1) {
+		if (size < 0 || (enc == RAW_AS_IS && (size_t)size != blen) ||
+		    enc < RAW_AS_IS || enc > RAW_LZ4) {
 			rb_error_set(err, EIO,
 			    "%s: raw message %lld: bad "
 			    "row",
 			    st->path, (long long)id);
 			found = -1;
-		} else if (enc == 1) {
-			found = raw_inflate(
-			            blob, blen, (size_t)size, data_r, err) < 0
+		} else if (enc != RAW_AS_IS) {
+			found = (enc == RAW_DEFLATE
+			                ? raw_inflate(blob, blen, (size_t)size,
+			                      data_r, err)
+			                : raw_unlz4(blob, blen, (size_t)size,
+			                      data_r, err)) < 0
 			            ? -1
 			            : 1;
 		} else {

@@ -79,11 +79,13 @@ struct store_ingest_summary {
 	uint64_t events[CLASSIFY_EVENT_NOT_FEEDBACK + 1]; /* by type */
 	uint64_t hard, soft, undetermined; /* bounce rows by bounceType */
 	uint64_t unattributed;             /* feedback with no identity */
-	uint64_t untrusted;    /* signed token with a bad signature */
+	uint64_t untrusted;    /* a token with a bad signature, or a report
+	                          for another recipient than its token's */
 	uint64_t unclassified; /* queued for review */
 	uint64_t suppressed;   /* suppression rows added or renewed */
-	uint64_t alerts;       /* alert transitions */
-	uint64_t errors;       /* fed, but not stored after a failure */
+	uint64_t suppressed_account; /* of those, account-level entries */
+	uint64_t alerts;             /* alert transitions */
+	uint64_t errors;             /* fed, but not stored after a failure */
 };
 
 struct store_ingest;
@@ -242,7 +244,7 @@ int store_stats(struct store *st, const char *identity, time_t now,
 /* Feedback of the window that rates do not count. */
 struct store_totals {
 	uint64_t unattributed; /* event rows without identity */
-	uint64_t untrusted;    /* event rows with a bad token */
+	uint64_t untrusted;    /* event rows not trusted (attribution) */
 	uint64_t review;       /* messages queued for review */
 };
 int store_totals(struct store *st, time_t now, uint64_t window,

@@ -14,8 +14,12 @@
 
 #include "store/store.h"
 
-/* WAL pages between automatic checkpoints (store.c). */
+/* WAL pages between checkpoints (store.c, ckpt.c). */
 #define STORE_WAL_CHECKPOINT_PAGES 8192
+/* WAL pages past which the committer waits for the checkpointer thread
+ * and finishes its work (ckpt.c): the thread fell behind.  128 MiB at
+ * 8 KiB pages. */
+#define STORE_WAL_MAX_PAGES (2 * STORE_WAL_CHECKPOINT_PAGES)
 /* SHA-256 digest: the dedupe key of a message. */
 #define STORE_KEY_LEN 32
 /* "path#index" kept as the source of a message. */
@@ -52,7 +56,6 @@ struct store_conf {
 };
 
 enum stmt_id {
-	STMT_DUP,
 	STMT_MSG_INSERT,
 	STMT_RAW_INSERT,
 	STMT_EVENT_INSERT,
@@ -85,9 +88,6 @@ struct store {
 };
 
 /* store.c */
-/* store_open with more sqlite3_open_v2 flags (SQLITE_OPEN_NOMUTEX). */
-int store_open_flags(const struct config *cfg, int flags, struct store **st_r,
-    struct rb_error *err) RB_WUR;
 /* The cached statement id, reset and unbound; NULL with err set. */
 sqlite3_stmt *store_stmt(
     struct store *st, enum stmt_id id, struct rb_error *err);
@@ -103,6 +103,18 @@ int bind_text(sqlite3_stmt *s, int i, const char *v);
 int bind_text_null(sqlite3_stmt *s, int i, const char *v);
 /* Column text or NULL. */
 const char *col_text(sqlite3_stmt *s, int i);
+/*
+ * One line of fp, without its LF (or CRLF), into *line (grown, NUL
+ * terminated, *cap its size), never more than max bytes: a line is read
+ * with bounded memory whatever the file.  Returns 1 a line (*len_r its
+ * length), 0 end of file, -1 a line longer than max, -2 a NUL byte in it
+ * (not text); a read error shows in ferror(fp).
+ */
+int store_getline(
+    FILE *fp, char **line, size_t *cap, size_t max, size_t *len_r) RB_WUR;
+/* err for a store_getline() result got < 0 at line lineno of name. */
+int store_line_error(struct rb_error *err, const char *name, uint64_t lineno,
+    int got, size_t max);
 
 /* query.c: a cache of prepared statements keyed by the address of their
  * SQL text (a static string), for read queries on hot paths.  The
@@ -120,19 +132,6 @@ void query_event_row(sqlite3_stmt *s, struct store_event *ev);
 /* migrate.c */
 int migrate_run(sqlite3 *db, const char *path, struct rb_error *err) RB_WUR;
 int migrate_latest(void);
-
-/* sha256.c: SHA-256, incremental; the SHA extensions when the CPU has
- * them, unless portable is set (tests compare the two). */
-struct sha256 {
-	uint32_t h[8];
-	unsigned char buf[64];
-	size_t n;
-	uint64_t len;
-	int shani;
-};
-void sha256_init(struct sha256 *c, int portable);
-void sha256_update(struct sha256 *c, const void *p, size_t len);
-void sha256_final(struct sha256 *c, unsigned char out[32]);
 
 /* dedupe.c: SHA-256 of msg from its first non-trace header, CRLF as LF. */
 void dedupe_key(
@@ -156,16 +155,15 @@ void providers_free(struct providers **p);
 /* "Gmail", "Microsoft", ... or "Other"; never NULL. */
 const char *providers_lookup(const struct providers *p, const char *domain);
 
-/* raw.c: deflate (RFC 1951) with GLib's zlib converter. */
-struct raw_deflater;
-struct raw_deflater *raw_deflater_new(void);
-void raw_deflater_free(struct raw_deflater **d);
+/* raw.c: raw_messages.encoding values, and LZ4 compression. */
+enum raw_encoding { RAW_AS_IS = 0, RAW_DEFLATE = 1, RAW_LZ4 = 2 };
+struct raw_compressor;
+struct raw_compressor *raw_compressor_new(void);
+void raw_compressor_free(struct raw_compressor **c);
 /* Compress in into *out (grown as needed, *cap its size); *out_len is
- * the compressed size.  0, or -1 when zlib fails. */
-int raw_deflate(struct raw_deflater *d, const unsigned char *in, size_t len,
+ * the compressed size.  0, or -1 when it cannot be compressed. */
+int raw_compress(struct raw_compressor *c, const unsigned char *in, size_t len,
     unsigned char **out, size_t *cap, size_t *out_len) RB_WUR;
-int raw_inflate(const unsigned char *in, size_t len, size_t size,
-    unsigned char **out_r, struct rb_error *err) RB_WUR;
 
 /* Known identities (with sends), for ENVID/Feedback-ID attribution. */
 struct idset;
@@ -177,11 +175,17 @@ void idset_free(struct idset **s);
 struct attrib_result {
 	char identity[STORE_MAX_IDENTITY]; /* "" when none */
 	const char *attribution; /* verp, envid, feedback-id, headers, none */
-	int trusted;
+	int trusted;             /* no token with a bad signature */
+	/* The recipient hash of a valid token, "" without one. */
+	char rcpt_hash[CLASSIFY_VERP_HASH_LEN + 1];
 };
 void attrib_find(const struct store_conf *conf, const struct idset *known,
     const struct classify_verdict *v, const unsigned char *msg, size_t len,
     const char *envelope_to, struct attrib_result *r);
+/* Is a report row for recipient r (NULL: none) trusted: the message is,
+ * and a valid token's recipient is its Final- or Original-Recipient. */
+int attrib_row_trusted(
+    const struct attrib_result *at, const struct classify_recipient *r);
 /* rebound.geo of a verdict: a jansson object (json_t *, as void * to
  * keep jansson out of this header) or NULL. */
 void *attrib_geo(
@@ -194,11 +198,13 @@ struct item_row {
 	const char *type_name;   /* static */
 	const char *reason;      /* static, or NULL */
 	const char *bounce_name; /* static, or NULL */
-	const char *recipient;   /* as reported (verdict arena), or NULL */
+	/* Strings in the item's strs (see item_detach), or NULL. */
+	const char *recipient;           /* as reported */
 	char address[STORE_MAX_ADDRESS]; /* normalised; "" if malformed */
-	const char *status;              /* verdict arena, or NULL */
+	const char *status;
 	const char *feedback_type;
-	char *json; /* malloc'd */
+	int trusted; /* attrib_row_trusted */
+	char *json;  /* malloc'd */
 };
 
 enum item_state { ITEM_EMPTY, ITEM_QUEUED, ITEM_WORKING, ITEM_DONE };
@@ -217,15 +223,21 @@ struct item {
 	struct store_source src; /* pointing into the above */
 	/* Output of prep. */
 	unsigned char key[STORE_KEY_LEN];
-	int dup;         /* known committed at prep time */
-	int dup_checked; /* looked up on the committing connection */
-	int classified;  /* v holds a verdict */
+	int dup;        /* known committed at prep time */
+	int classified; /* v holds a verdict (during prep only) */
 	struct classify_verdict v;
+	/* What the committer needs of the verdict, copied into strs at the
+	 * end of prep so that the verdict's arena is freed by the worker:
+	 * an item waiting for its commit holds no arena. */
+	enum classify_kind kind;
+	const char *layout, *feedback_id, *subject, *from;
+	char *strs; /* malloc'd, strs_cap bytes, reused */
+	size_t strs_cap;
 	struct attrib_result at;
 	time_t time;
-	unsigned char *raw; /* deflated message, when encoding 1 */
+	unsigned char *raw; /* compressed message, when encoding RAW_LZ4 */
 	size_t raw_len, raw_cap;
-	int encoding; /* 0 as is (msg), 1 deflate (raw) */
+	enum raw_encoding encoding; /* RAW_AS_IS: the bytes are msg */
 	struct item_row *rows;
 	size_t n_rows, cap_rows;
 	const char *review_why; /* static, or NULL */
@@ -238,14 +250,18 @@ struct prep_ctx {
 	const struct classify_rules *rules;
 	const struct idset *known;
 	time_t now;
-	struct raw_deflater *deflater;
-	sqlite3 *ro;       /* read-only connection, or NULL */
-	sqlite3_stmt *dup; /* on ro, or on the store's own (sync) */
-	void *owner;       /* the ingest running this context */
+	struct raw_compressor *compressor;
+	sqlite3 *ro;            /* read-only connection, or NULL */
+	sqlite3_stmt *dup;      /* on ro, or on the store's own (sync) */
+	unsigned snapshot_left; /* look-ups left in ro's read transaction */
+	void *owner;            /* the ingest running this context */
 };
 
 /* prep.c */
 void prep_item(struct prep_ctx *pc, struct item *it);
+/* End the read transaction of pc->ro (before a worker waits for work:
+ * an idle reader must not hold the WAL back). */
+void prep_idle(struct prep_ctx *pc);
 /* The classifier's event JSON with rebound.identity, .attribution and
  * .trusted set, spliced as text; NULL when js is not as expected.
  * Caller frees with free(). */
@@ -253,6 +269,17 @@ char *prep_patch_json(const char *js, const struct attrib_result *at);
 /* Free what prep made (rows' JSON, the verdict); keeps buffers. */
 void item_clear(struct item *it);
 void item_free(struct item *it);
+
+/* ckpt.c: the checkpointer thread of an ingest (none, *c_r NULL, for a
+ * database in memory).  -1 when it cannot start: SQLite's automatic
+ * checkpoint then stays. */
+struct ckpt;
+int ckpt_start(struct store *st, struct ckpt **c_r, struct rb_error *err);
+/* For tests: checkpoints the thread ran; other WAL sizes (in pages)
+ * than STORE_WAL_CHECKPOINT_PAGES and STORE_WAL_MAX_PAGES. */
+uint64_t ckpt_runs(struct ckpt *c);
+void ckpt_set_pages(struct ckpt *c, int every, int max);
+void ckpt_stop(struct ckpt **c);
 
 /* apply.c: write an item; counts into sum.  -1 on a database error. */
 struct apply_batch;

@@ -30,6 +30,11 @@
 #define SUPPRESS_MAX_LINE (64u * 1024)
 /* Fields of a CSV line: the export writes 8. */
 #define SUPPRESS_MAX_FIELDS 16
+/* Columns of an import (the export's 8). */
+#define SUPPRESS_N_COLS 8
+/* Strikes an imported entry may claim: escalation doubles the period
+ * per strike up to suppression.max_ttl long before this. */
+#define SUPPRESS_MAX_STRIKES 1000
 
 int
 suppress_global(struct store *st, const char *address, const char *reason,
@@ -518,6 +523,8 @@ csv_split(char *line, char **fields, int max)
 struct entry {
 	const char *list, *account, *address, *reason, *since, *until;
 	const char *detail;
+	const char *strikes; /* CSV text, or NULL */
+	uint64_t n_strikes;  /* JSON, or 0 */
 };
 
 static int
@@ -527,6 +534,7 @@ import_entry(struct store *st, const struct entry *e, const char *account,
 	char addr[STORE_MAX_ADDRESS];
 	const char *r = reason_norm(e->reason);
 	time_t since = now, until = 0;
+	uint64_t strikes = e->n_strikes;
 
 	if (e->address == NULL || e->address[0] == '\0')
 		return rb_error_set(err, EINVAL, "no address");
@@ -545,6 +553,13 @@ import_entry(struct store *st, const struct entry *e, const char *account,
 	    config_parse_time(e->until, &until) < 0)
 		return rb_error_set(
 		    err, EINVAL, "until '%s': not a time", e->until);
+	if (e->strikes != NULL && e->strikes[0] != '\0' &&
+	    parse_u64(e->strikes, &strikes) < 0)
+		return rb_error_set(
+		    err, EINVAL, "strikes '%s': not a number", e->strikes);
+	if (strikes > SUPPRESS_MAX_STRIKES)
+		return rb_error_set(
+		    err, EINVAL, "strikes: at most %d", SUPPRESS_MAX_STRIKES);
 	if (e->list != NULL && strcmp(e->list, "global") == 0) {
 		sqlite3_stmt *s;
 		int rc;
@@ -566,7 +581,8 @@ import_entry(struct store *st, const struct entry *e, const char *account,
 		(void)sqlite3_bind_int64(s, 3, (sqlite3_int64)since);
 		(void)sqlite3_bind_int64(s, 4, (sqlite3_int64)until);
 		(void)sqlite3_bind_int64(s, 5, (sqlite3_int64)(until - since));
-		(void)sqlite3_bind_int64(s, 6, 1);
+		(void)sqlite3_bind_int64(
+		    s, 6, strikes > 0 ? (sqlite3_int64)strikes : 1);
 		rc = sqlite3_step(s);
 		(void)sqlite3_reset(s);
 		if (rc != SQLITE_DONE)
@@ -599,41 +615,35 @@ store_suppression_import(struct store *st, FILE *fp, const char *name,
     struct store_import_summary *sum_r, struct rb_error *err)
 {
 	struct store_import_summary sum;
-	int col[7], have_header = 0, i;
-	static const char *const cols[7] = {
-	    "list", "account", "address", "reason", "since", "until", "detail"};
+	int col[SUPPRESS_N_COLS], have_header = 0, i;
+	/* The export's columns, and Amazon SES's names for two. */
+	static const char *const cols[SUPPRESS_N_COLS] = {"list", "account",
+	    "address", "reason", "since", "until", "detail", "strikes"};
 	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int rc = 0;
+	size_t cap = 0, len;
+	int rc = 0, got;
 
 	if (account == NULL)
 		account = st->conf.default_account;
 	memset(&sum, 0, sizeof(sum));
-	for (i = 0; i < 7; i++)
+	for (i = 0; i < SUPPRESS_N_COLS; i++)
 		col[i] = -1;
 	if (store_begin(st, err) < 0)
 		return -1;
-	while (rc == 0 && (n = getline(&line, &cap, fp)) >= 0) {
-		size_t len = (size_t)n;
+	while (rc == 0 && (got = store_getline(fp, &line, &cap,
+	                       SUPPRESS_MAX_LINE, &len)) != 0) {
 		struct rb_error lerr;
 		struct entry e;
 		json_t *o = NULL;
 
 		sum.lines++;
-		while (
-		    len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		if (len > SUPPRESS_MAX_LINE) {
-			rc = rb_error_set(err, EINVAL,
-			    "%s:%llu: line longer "
-			    "than %u bytes",
-			    name, (unsigned long long)sum.lines,
-			    SUPPRESS_MAX_LINE);
+		if (got < 0) {
+			rc = store_line_error(
+			    err, name, sum.lines, got, SUPPRESS_MAX_LINE);
 			break;
 		}
+		if (len == 0)
+			continue;
 		memset(&e, 0, sizeof(e));
 		if (fmt == STORE_FORMAT_CSV) {
 			char *f[SUPPRESS_MAX_FIELDS];
@@ -646,23 +656,34 @@ store_suppression_import(struct store *st, FILE *fp, const char *name,
 				break;
 			}
 			if (!have_header) {
+				have_header = 1;
 				/* The header names the columns. */
 				for (j = 0; j < nf; j++) {
-					for (i = 0; i < 7; i++) {
+					for (i = 0; i < SUPPRESS_N_COLS; i++) {
 						if (strcasecmp(f[j], cols[i]) ==
-						    0)
+						        0 ||
+						    (i == 2 &&
+						        strcasecmp(f[j],
+						            "emailaddress") ==
+						            0))
 							col[i] = j;
 					}
 				}
-				have_header = 1;
-				if (col[2] < 0 || col[3] < 0) {
+				if (col[2] < 0 && nf >= 2 &&
+				    strchr(f[0], '@') != NULL) {
+					/* No header: ADDRESS,REASON lines, as
+					 * SES's bulk import takes them. */
+					col[2] = 0;
+					col[3] = 1;
+				} else if (col[2] < 0 || col[3] < 0) {
 					rc = rb_error_set(err, EINVAL,
 					    "%s:1: the CSV header needs "
 					    "address and reason columns",
 					    name);
 					break;
+				} else {
+					continue;
 				}
-				continue;
 			}
 #define CSV_COL(k) (col[k] >= 0 && col[k] < nf ? f[col[k]] : NULL)
 			e.list = CSV_COL(0);
@@ -672,6 +693,7 @@ store_suppression_import(struct store *st, FILE *fp, const char *name,
 			e.since = CSV_COL(4);
 			e.until = CSV_COL(5);
 			e.detail = CSV_COL(6);
+			e.strikes = CSV_COL(7);
 #undef CSV_COL
 		} else {
 			json_error_t jerr;
@@ -686,13 +708,25 @@ store_suppression_import(struct store *st, FILE *fp, const char *name,
 			}
 			e.list = jstr(o, "list");
 			e.account = jstr(o, "account");
+			/* Ours, else SES's ListSuppressedDestinations. */
 			e.address = jstr(o, "address");
 			if (e.address == NULL)
 				e.address = jstr(o, "emailAddress");
+			if (e.address == NULL)
+				e.address = jstr(o, "EmailAddress");
 			e.reason = jstr(o, "reason");
+			if (e.reason == NULL)
+				e.reason = jstr(o, "Reason");
 			e.since = jstr(o, "since");
+			if (e.since == NULL)
+				e.since = jstr(o, "LastUpdateTime");
 			e.until = jstr(o, "until");
 			e.detail = jstr(o, "bounceReason");
+			if (json_is_integer(json_object_get(o, "strikes")) &&
+			    json_integer_value(json_object_get(o, "strikes")) >
+			        0)
+				e.n_strikes = (uint64_t)json_integer_value(
+				    json_object_get(o, "strikes"));
 		}
 		if (import_entry(st, &e, account, now, &lerr) < 0)
 			rc = rb_error_set(err, lerr.code, "%s:%llu: %s", name,

@@ -176,18 +176,18 @@ run verp decode --secret-file "$tmp/secret" "<$addr>"
 check "decode: <address>" 0 '"trusted":true'
 
 run verp decode --secret-file "$tmp/other" "$addr"
-if [ $rc -eq 0 ] && has "$tmp/out" '"trusted":false' &&
+if [ $rc -eq 3 ] && has "$tmp/out" '"trusted":false' &&
     has "$tmp/err" 'signature'; then
-	ok "decode with another secret: trusted false, warning, exit 0"
+	ok "decode with another secret: trusted false, warning, exit 3"
 else
-	nok "decode with another secret" "want trusted false and exit 0"
+	nok "decode with another secret" "want trusted false and exit 3"
 fi
 # One changed character of the signature (offset 8: its first).
 forged=$(printf '%s' "$addr" | awk '{
 	c = substr($0, 8, 1); r = (c == "q") ? "r" : "q"
 	print substr($0, 1, 7) r substr($0, 9) }')
 run verp decode --secret-file "$tmp/secret" "$forged"
-check "decode: a flipped character is untrusted" 0 '"trusted":false'
+check "decode: a flipped character is untrusted" 3 '"trusted":false'
 
 run verp decode --secret-file "$tmp/secret" user@example.com
 if [ $rc -eq 1 ] && [ ! -s "$tmp/out" ] && has "$tmp/err" 'not a VERP'; then

@@ -8,15 +8,6 @@ target_include_directories(store_dbtool PRIVATE ${CMAKE_SOURCE_DIR}
 target_link_libraries(store_dbtool PRIVATE rebound_store rebound_classify
   rebound_core PkgConfig::SQLITE)
 
-# The VERP test needs classify/verp.c (the unit test skips without it).
-if(TARGET unit_store_test_verp)
-  if(EXISTS ${CMAKE_SOURCE_DIR}/classify/verp.c)
-    target_compile_definitions(unit_store_test_verp PRIVATE
-      REBOUND_HAVE_VERP)
-  endif()
-  set_tests_properties(unit_store_test_verp PROPERTIES SKIP_RETURN_CODE 77)
-endif()
-
 set(store_env "REBOUND_DATA_DIR=${CMAKE_SOURCE_DIR}/data")
 if(REBOUND_SANITIZE)
   list(APPEND store_env "REBOUND_SANITIZE=1")

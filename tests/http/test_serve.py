@@ -71,6 +71,13 @@ check(r.status == 202 and len(r.json["eventIds"]) == 1,
 
 s = smtplib.SMTP(*smtp_addr, timeout=10 * SLOW)
 s.sendmail("", ["bounces@fb.example"], dsn("mx1@example.net", n=2))
+# A relay attempt: refused, and counted by reply code in /metrics.
+try:
+    s.sendmail("", ["someone@elsewhere.example"], b"Subject: x\r\n\r\nx\r\n")
+    check(False, "relaying refused")
+except smtplib.SMTPRecipientsRefused as e:
+    code = e.recipients["someone@elsewhere.example"][0]
+    check(code == 550, "relay refusal code: %r" % code)
 s.quit()
 found = False
 deadline = time.time() + 10 * SLOW
@@ -98,6 +105,8 @@ while True:
 for want in ('rebound_messages_received_total{source="smtp"} 1',
              'rebound_messages_received_total{source="http"} 1',
              "rebound_smtp_sessions_total 1", "rebound_spool_depth 0",
+             'rebound_smtp_rejections_total{code="550"} 1',
+             'rebound_smtp_rejections_total{code="421"} 0',
              'rebound_events_total{type="Bounce",reason="userunknown"} 2'):
     check(want in text.splitlines(), "metrics: %s" % want)
 check(text.count("# TYPE rebound_messages_received_total counter") == 1,

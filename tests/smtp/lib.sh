@@ -135,6 +135,25 @@ serve_start() {
 	    head -n 1)
 }
 
+# serve_refused WHAT PATTERN [rebound serve options...]: the start must
+# fail (within 20 s) with an error matching PATTERN.
+serve_refused() {
+	what=$1
+	pattern=$2
+	shift 2
+	timeout 20 "$rebound" serve --db "$tmp/refused.db" \
+	    --spool "$tmp/refused.spool" --smtp 127.0.0.1:0 \
+	    --http 127.0.0.1:0 "$@" >"$tmp/refused.out" 2>&1
+	st=$?
+	if [ $st = 0 ] || [ $st = 124 ]; then
+		fail "$what: started anyway"
+	elif grep -q -- "$pattern" "$tmp/refused.out"; then
+		ok "$what: refused"
+	else
+		fail "$what: no '$pattern' in:"; cat "$tmp/refused.out" >&2
+	fi
+}
+
 # wait_stored DB N [SECONDS]: until the store holds N messages.
 wait_stored() {
 	i=0

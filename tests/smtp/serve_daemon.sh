@@ -12,15 +12,22 @@ dbtool=${3:?usage: $0 REBOUND SMTP_PROBE STORE_DBTOOL}
 need_swaks
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: no python3" >&2; exit 77; }
 
-# 1. The samples, one swaks session each, to the feedback addresses.
-serve_start d1 --log-format json --log-file "$tmp/d1.jsonl"
+# 1. The samples, one swaks session each, to the feedback addresses;
+# two listen addresses (IPv6 too, when the host has it): the complaints
+# go over [::1].
+v6=
+grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null && v6='[::1]:0'
+serve_start d1 --log-format json --log-file "$tmp/d1.jsonl" \
+    --smtp 127.0.0.1:0 ${v6:+--smtp "$v6"}
+[ -z "$v6" ] || [ -n "$addr6" ] || fail "no IPv6 listener"
 sent=0
 for f in "$samples"/*.eml; do
+	server=$addr
 	case $(basename "$f") in
-	arf-*) to=fbl@fb.example ;;
+	arf-*) to=fbl@fb.example; server=${addr6:-$addr} ;;
 	*) to=bounces@fb.example ;;
 	esac
-	if swaks --server "$addr" --from '<>' --to "$to" --data @"$f" \
+	if swaks --server "$server" --from '<>' --to "$to" --data @"$f" \
 	    >"$tmp/d1.swaks" 2>&1 && grep -q '250 2.0.0 Ok: queued' \
 	    "$tmp/d1.swaks"; then
 		sent=$((sent + 1))
@@ -51,10 +58,21 @@ for line in open(sys.argv[1], encoding="utf-8"):
                   "result", "queue", "rejected"):
             assert k in o, (k, o)
         assert o["result"].startswith("250 2.0.0"), o
-        assert o["from"] == "" and o["client"] == "127.0.0.1", o
+        assert o["from"] == "" and o["client"] in ("127.0.0.1", "::1"), o
         txn += 1
 assert txn == int(sys.argv[2]), txn
 EOF
+
+[ -z "$v6" ] || grep -q '"client":"::1"' "$tmp/d1.jsonl" ||
+    fail "no transaction over IPv6"
+
+# 10,000 random command lines (garbage, NULs, long lines): the daemon
+# stays up and answers (under ASan: no report, no leak at the stop).
+if "$probe" random "$addr" 10000 4243 >"$tmp/d1.random"; then
+	ok "10,000 random lines: $(cat "$tmp/d1.random")"
+else
+	fail "random lines: $(cat "$tmp/d1.random")"
+fi
 
 # 2. SIGHUP: the log file moved away is made again; rules reloaded.
 mv "$tmp/d1.jsonl" "$tmp/d1.jsonl.1"

@@ -86,13 +86,7 @@ stop "$pid"
 
 # Not a Maildir: the start fails and says why.
 mkdir -p "$tmp/plain"
-if "$rebound" serve --db "$tmp/m2.db" --spool "$tmp/m2.spool" \
-    --smtp 127.0.0.1:0 --http 127.0.0.1:0 --maildir "$tmp/plain" \
-    >"$tmp/m2.out" 2>&1; then
-	fail "serve started on a non-Maildir"
-else
-	grep -q 'is not a Maildir' "$tmp/m2.out" &&
-	    ok "a non-Maildir is refused" || { fail "error"; cat "$tmp/m2.out" >&2; }
-fi
+serve_refused "a directory that is not a Maildir" 'is not a Maildir' \
+    --maildir "$tmp/plain"
 
 finish

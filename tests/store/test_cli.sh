@@ -1,8 +1,8 @@
 #!/bin/sh
 # The store commands of the rebound binary, as a user runs them:
 #  - ingest of a Maildir twice (and again with one more Received header
-#    per message, as a retried delivery has): identical counts and an
-#    identical database;
+#    per message, as a retried delivery has, and as an mbox): identical
+#    counts and an identical database;
 #  - suppression check/list/add/remove/export/import and their exit
 #    codes, expiry of the global list with a clock set by REBOUND_NOW,
 #    a malformed address refused without a row;
@@ -46,10 +46,14 @@ run() {
 json_num() {
 	sed -n "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/p" "$tmp/out" | head -1
 }
-check() { # NAME CONDITION...
+check() { # NAME COMMAND...: one command (use holds for a compound one)
 	name=$1
 	shift
 	if "$@"; then ok "$name"; else nok "$name"; fi
+}
+# holds SHELL_CONDITION: for check, a condition with && or | in it.
+holds() {
+	eval "$1"
 }
 
 # --- a Maildir of our own messages -------------------------------------
@@ -134,6 +138,18 @@ check "retried copies (extra trace headers): duplicates, no change" \
     test "$(json_num duplicates)" = "$n" -a "$(json_num stored)" = 0
 check "retried copies: the database is unchanged" \
     cmp -s "$tmp/dump1" "$tmp/dump3"
+# The same messages in an mbox (a "From " line each, a blank line after,
+# mboxrd quoting): duplicates too.
+for f in "$md"/cur/* "$md"/new/*; do
+	printf 'From MAILER-DAEMON Sat Jun  1 11:00:00 2024\n'
+	sed 's/^\(>*From \)/>\1/' "$f"
+	printf '\n'
+done >"$tmp/mbox"
+run ingest --db "$db" --json "$tmp/mbox"
+"$tool" dump "$db" >"$tmp/dump4"
+check "the same messages in an mbox: duplicates, no change" \
+    holds 'test "$(json_num duplicates)" = "$n" -a "$(json_num stored)" = 0 &&
+        cmp -s "$tmp/dump1" "$tmp/dump4"'
 run review list --db "$db"
 check "review list shows the unclassified" \
     test "$rc" = 0 -a "$(grep -c not-feedback "$tmp/out")" -ge 1
@@ -150,6 +166,13 @@ check "check: says which list, why and until when" \
     grep -q 'global.*BOUNCE.*userunknown.*until 2024-06-15' "$tmp/out"
 run suppression check --db "$db" USER3@EXAMPLE.NET
 check "check: case-insensitive" test "$rc" = 1
+run suppression check --db "$db" --json ' <User3@Example.NET>'
+check "check --json: one object, normalised address, its entries" \
+    holds 'test "$rc" = 1 && test "$(wc -l <"$tmp/out")" = 1 &&
+        grep -q "^{\"address\":\"user3@example.net\",\"suppressed\":true,\"entries\":\[{\"list\":\"global\"" "$tmp/out"'
+run suppression check --db "$db" --json nobody@example.net
+check "check --json: not suppressed, no entries" \
+    holds 'test "$rc" = 0 && grep -q "\"suppressed\":false,\"entries\":\[\]" "$tmp/out"'
 run suppression check --db "$db" nobody@example.net
 check "check: another address is not (exit 0)" test "$rc" = 0
 run suppression check --db "$db" 'not an address'
@@ -173,11 +196,28 @@ cp "$tmp/out" "$tmp/export.csv"
 entries=$(($(wc -l <"$tmp/export.csv") - 1))
 run suppression import --db "$tmp/copy.db" "$tmp/export.csv"
 check "export CSV, import into a new database: $entries entries" \
-    test "$rc" = 0 && grep -q "imported $entries entries" "$tmp/out"
+    holds 'test "$rc" = 0 && grep -q "imported $entries entries" "$tmp/out"'
 run suppression remove --db "$db" carl@example.org
 check "remove" test "$rc" = 0
 run suppression check --db "$db" carl@example.org
 check "removed: not suppressed" test "$rc" = 0
+run suppression remove --db "$db" carl@example.org
+check "remove of an address not suppressed: exit 1, says so" \
+    holds 'test "$rc" = 1 && grep -q "not suppressed" "$tmp/err"'
+# What Amazon SES exports and imports: CSV lines without a header, and
+# JSON lines of ListSuppressedDestinations' summaries.
+printf 'ses1@example.com,BOUNCE\nses2@example.com,COMPLAINT\n' >"$tmp/ses.csv"
+printf '{"EmailAddress":"ses3@example.com","Reason":"BOUNCE",%s}\n' \
+    '"LastUpdateTime":"2024-05-18T15:53:41.456000+02:00"' >"$tmp/ses.jsonl"
+run suppression import --db "$tmp/ses.db" --format csv "$tmp/ses.csv"
+check "import of SES CSV (no header)" \
+    holds 'test "$rc" = 0 && grep -q "imported 2 entries" "$tmp/out"'
+run suppression import --db "$tmp/ses.db" "$tmp/ses.jsonl"
+check "import of SES JSON (EmailAddress, Reason, LastUpdateTime)" \
+    holds 'test "$rc" = 0 && grep -q "imported 1 entry" "$tmp/out"'
+run suppression check --db "$tmp/ses.db" ses3@example.com
+check "imported from SES: on the account-level list since then" \
+    holds 'test "$rc" = 1 && grep -q "COMPLAINT\|BOUNCE.*since 2024-05-18T13:53:41" "$tmp/out"'
 
 # Expiry: only the global list (account_auto none), a clock 15 days on.
 edb=$tmp/expiry.db
@@ -199,6 +239,15 @@ REBOUND_NOW=2024-06-20T12:00:00Z "$bin" ingest --db "$edb" \
 REBOUND_NOW=2024-06-20T12:00:00Z run suppression check --db "$edb" \
     user1@example.net
 check "escalation: suppressed again until 28 days later" \
+    grep -q 'until 2024-07-18T12:00:00.000Z (strike 2)' "$tmp/out"
+# Export and import keep the strikes, so escalation goes on.
+REBOUND_NOW=2024-06-20T12:00:00Z "$bin" suppression export --db "$edb" \
+    >"$tmp/strikes.jsonl"
+REBOUND_NOW=2024-06-20T12:00:00Z run suppression import \
+    --db "$tmp/strikes.db" "$tmp/strikes.jsonl"
+REBOUND_NOW=2024-06-20T12:00:00Z run suppression check \
+    --db "$tmp/strikes.db" user1@example.net
+check "export, import: the same period and strikes" \
     grep -q 'until 2024-07-18T12:00:00.000Z (strike 2)' "$tmp/out"
 
 # --- sends, stats, alerts ------------------------------------------------
@@ -240,7 +289,7 @@ unset REBOUND_RATES_MIN_SENDS
 
 run review show --db "$db" 1
 check "review show: the entry and its raw message" \
-    test "$rc" = 0 && grep -q -- '--- raw message' "$tmp/out"
+    holds 'test "$rc" = 0 && grep -q -- "--- raw message" "$tmp/out"'
 run review show --db "$db" 99999
 check "review show: an unknown id (exit 1)" test "$rc" = 1
 # The event of dsn1 (its JSON names its feedback message).
@@ -266,11 +315,30 @@ check "REBOUND_STORE_DB overrides the file" test -f "$tmp/from-env.db"
 printf '[store]\ndbfile = x\n' >"$tmp/bad.conf"
 run stats --config "$tmp/bad.conf"
 check "an unknown key is an error" \
-    test "$rc" = 1 && grep -q dbfile "$tmp/err"
+    holds 'test "$rc" = 1 && grep -q dbfile "$tmp/err"'
 (cd "$tmp" && "$bin" ingest "$md/new" >/dev/null 2>&1)
 check "no --db: ./rebound.db" test -f "$tmp/rebound.db"
+REBOUND_NOW=tomorrow run stats --db "$db"
+check "a malformed REBOUND_NOW is an error, not the real clock" \
+    holds 'test "$rc" = 1 && grep -q "REBOUND_NOW" "$tmp/err"'
+# Identities as addresses.
+REBOUND_IDENTITY_MODE=address "$bin" ingest --db "$tmp/addr.db" \
+    "$md/new" >/dev/null 2>&1
+REBOUND_IDENTITY_MODE=address run stats --db "$tmp/addr.db" --json
+check "identity.mode = address: the sender address is the identity" \
+    grep -q '"identity": "orders@shop.example.com"' "$tmp/out"
+# Not on a terminal: no progress line, only the summary on stdout.
+run ingest --db "$tmp/quiet.db" "$md"
+check "not on a terminal: nothing on stderr" \
+    holds 'test "$rc" = 0 && test ! -s "$tmp/err"'
+check "summary: messages, events by type, duplicates, unattributed," \
+    holds 'grep -q "^messages " "$tmp/out" && grep -q "^events .*Bounce" "$tmp/out" &&
+        grep -q "^duplicates " "$tmp/out" && grep -q "^unattributed " "$tmp/out" &&
+        grep -q "^untrusted " "$tmp/out" && grep -q "^unclassified " "$tmp/out" &&
+        grep -q "^errors " "$tmp/out" &&
+        grep -q "^suppressed .*global.*account-level" "$tmp/out"'
 run help ingest
-check "help ingest" test "$rc" = 0 && grep -q -- '--db FILE' "$tmp/out"
+check "help ingest" holds 'test "$rc" = 0 && grep -q -- "--db FILE" "$tmp/out"'
 
 # On a terminal: the progress line (messages, rate, ETA), then the
 # summary.  script(1) gives rebound a pseudo-terminal.
@@ -279,8 +347,8 @@ if command -v script >/dev/null 2>&1; then
 	    </dev/null >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	check "on a terminal: a progress line with the total and an ETA" \
-	    test "$rc" = 0 && tr '\r' '\n' <"$tmp/out" |
-	    grep -q "/$n messages .*ETA"
+	    holds 'test "$rc" = 0 && tr "\\r" "\\n" <"$tmp/out" |
+	        grep -q "/$n messages .*/s .*ETA"'
 	check "on a terminal: then the summary" grep -q '^errors' "$tmp/out"
 else
 	echo "skip - no script(1): the progress line is not tested"

@@ -36,6 +36,10 @@ main(void)
 		{"5.7.999", true, CLASSIFY_R_SECURITYERROR, false},
 		{"5.1.999", true, CLASSIFY_R_USERUNKNOWN, false},
 		{"4.4.100", true, CLASSIFY_R_NETWORKERROR, false},
+		/* A routing loop says all; "no answer from host" is also what
+		 * Exchange Online answers a refused recipient: vague. */
+		{"5.4.6", true, CLASSIFY_R_NETWORKERROR, true},
+		{"5.4.1", true, CLASSIFY_R_EXPIRED, false},
 		/* Not a status code, or not only one. */
 		{"5.9.9", false, CLASSIFY_R_UNDEFINED, false},
 		{"3.1.1", false, CLASSIFY_R_UNDEFINED, false},
@@ -67,6 +71,14 @@ main(void)
 		}
 		test_assert_idx(info.reason == cases[i].reason, i);
 		test_assert_idx(info.firm == cases[i].firm, i);
+	}
+	{
+		struct status_info info;
+
+		test_assert(status_lookup("5.4.1", &info) && info.vague);
+		test_assert(status_lookup("5.7.1", &info) && info.vague);
+		test_assert(status_lookup("5.3.0", &info) && info.vague);
+		test_assert(status_lookup("5.2.1", &info) && !info.vague);
 	}
 	test_assert(!status_valid(NULL));
 	{

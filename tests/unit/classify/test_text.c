@@ -121,6 +121,9 @@ test_address(struct classify_arena *a)
 		{"@example.com", NULL},
 		{"user@", NULL},
 		{"<>", NULL},
+		/* Sendmail transcripts: the innermost bracket is the address. */
+		{"<<< 550 <kim@example.org>... User unknown", "kim@example.org"},
+		{"<< 550 <a@b>", "a@b"},
 	};
 	/* clang-format on */
 	size_t i;

@@ -191,6 +191,18 @@ test_maildir(void)
 		test_assert(g.index[0] == -1);
 	}
 	got_free(&g);
+
+	/* An empty cur/ (a fresh Maildir) and an empty new/. */
+	mkdir_at("md2");
+	mkdir_at("md2/tmp");
+	mkdir_at("md2/new");
+	mkdir_at("md2/cur");
+	test_assert(ingest_read_path(at("md2"), on_message, on_error, &g) == 0);
+	test_assert(g.n == 0 && g.errors == 0);
+	put("md2/new/1.host", "Subject: only\n\n");
+	test_assert(ingest_read_path(at("md2"), on_message, on_error, &g) == 0);
+	test_assert(g.n == 1);
+	got_free(&g);
 }
 
 static void
@@ -236,6 +248,7 @@ cleanup(void)
 	    "md/new/2.host",
 	    "md/new/1.host",
 	    "md/new/.hidden",
+	    "md2/new/1.host",
 	    "plain/b.eml",
 	    "plain/a.eml",
 	    "plain/sub/c.eml",
@@ -245,6 +258,10 @@ cleanup(void)
 	    "md/new",
 	    "md/cur",
 	    "md",
+	    "md2/tmp",
+	    "md2/new",
+	    "md2/cur",
+	    "md2",
 	    "plain/sub",
 	    "plain",
 	};

@@ -3,8 +3,9 @@
  * get, each fed whole, byte by byte and split at every offset (the
  * replies and messages must be the same bytes every time); limits, the
  * API around a message (busy, failure, timeout, shutdown), VERP trust,
- * and 10,000 random command lines (no crash; run it under ASan for
- * leaks).
+ * STARTTLS (RFC 3207: the rest of the clear input is dropped, the
+ * session starts over), and 10,000 random command lines (no crash; run
+ * it under ASan for leaks).
  */
 #define _GNU_SOURCE /* memmem() */
 #include <stdlib.h>
@@ -121,6 +122,12 @@ feed(struct smtp_session *s, const unsigned char *p, size_t len, struct run *r)
 		case SMTP_EV_CLOSE:
 			r->closed = 1;
 			return -1;
+		case SMTP_EV_STARTTLS:
+			/* As the listener: the rest of the chunk goes, the
+			 * handshake "succeeds". */
+			drain(s, r);
+			smtp_session_tls_started(s, T_NOW);
+			return 0;
 		}
 	}
 }
@@ -754,6 +761,8 @@ test_random(void)
 
 	t_config(&cfg);
 	cfg.max_message = 4096;
+	cfg.tls_cert = "cert.pem"; /* STARTTLS offered (and accepted) */
+	cfg.tls_key = "key.pem";
 	buf_init(&in, 64u * 1024 * 1024);
 	for (line = 0; line < 10000; line++) {
 		unsigned k = rnd() % 4, j;
@@ -811,6 +820,10 @@ test_random(void)
 					else if (ev == SMTP_EV_CLOSE) {
 						r.closed = 1;
 						break;
+					} else if (ev == SMTP_EV_STARTTLS) {
+						smtp_session_tls_started(
+						    s, T_NOW);
+						break;
 					} else
 						break;
 				}
@@ -824,6 +837,96 @@ test_random(void)
 	}
 	test_assert(sessions > 1);
 	buf_free(&in);
+}
+
+/* STARTTLS: refusals, the clear input after it dropped, a new session
+ * on TLS (no STARTTLS offered, EHLO needed again, ESMTPS trace). */
+static void
+test_starttls(void)
+{
+	struct smtp_config cfg;
+	struct smtp_session *s;
+	size_t len, used;
+	const unsigned char *p;
+	unsigned char *m;
+	char got[256];
+	struct run r;
+	static const char in1[] =
+	    "EHLO c\r\nSTARTTLS now\r\nMAIL FROM:<>\r\nSTARTTLS\r\n"
+	    "RSET\r\nSTARTTLS\r\nNOOP\r\nMAIL FROM:<>\r\n";
+	static const char in2[] =
+	    "EHLO c\r\nSTARTTLS\r\n" TXN "DATA\r\nX: y\r\n.\r\n";
+
+	/* Without a certificate: not offered, not implemented. */
+	t_config(&cfg);
+	run(&cfg, "EHLO c\r\nSTARTTLS\r\n", 18, 0, 0, 0, &r);
+	test_assert(strstr(bstr(&r.out), "STARTTLS") == NULL);
+	codes(&r.out, got, sizeof(got));
+	test_assert_streq(got, "220 250 502");
+	run_free(&r);
+
+	t_config(&cfg);
+	cfg.tls_cert = "cert.pem";
+	cfg.tls_key = "key.pem";
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.out, 65536);
+	buf_init(&r.txns, 65536);
+	s = smtp_session_new(&cfg, "192.0.2.1", "T1", 0, T_NOW, on_txn, &r);
+	test_assert(smtp_session_input(s, (const unsigned char *)in1,
+	                strlen(in1), T_NOW, &used) == SMTP_EV_STARTTLS);
+	/* Stopped right after the STARTTLS line: NOOP and MAIL are not
+	 * read (they came in the clear). */
+	test_assert(used == strlen(in1) - strlen("NOOP\r\nMAIL FROM:<>\r\n"));
+	drain(s, &r);
+	codes(&r.out, got, sizeof(got));
+	test_assert_streq(got, "220 250 501 250 503 250 220");
+	test_assert(strstr(bstr(&r.out), "250-STARTTLS\r\n") != NULL);
+	test_assert(
+	    strstr(bstr(&r.out), "220 2.0.0 Ready to start TLS") != NULL);
+	test_assert(smtp_session_deadline(s) == T_NOW + 300);
+	test_assert(!smtp_session_tls_active(s));
+	smtp_session_tls_started(s, T_NOW);
+	test_assert(smtp_session_tls_active(s));
+	buf_reset(&r.out);
+	test_assert(smtp_session_input(s, (const unsigned char *)in2,
+	                strlen(in2), T_NOW, &used) == SMTP_EV_MESSAGE);
+	test_assert(used == strlen(in2));
+	drain(s, &r);
+	test_assert(strstr(bstr(&r.out), "STARTTLS") == NULL);
+	codes(&r.out, got, sizeof(got));
+	test_assert_streq(got, "250 503 250 250 354");
+	test_assert(smtp_session_envelope(s)->tls);
+	m = smtp_session_take_message(s, &len);
+	test_assert(memmem(m, len, "with ESMTPS id T1", 17) != NULL);
+	free(m);
+	smtp_session_message_done(s, "Q", T_NOW);
+	smtp_session_free(&s);
+	run_free(&r);
+
+	/* A handshake that never ends: closed without a clear reply. */
+	s = smtp_session_new(&cfg, "192.0.2.1", "T2", 0, T_NOW, NULL, NULL);
+	test_assert(smtp_session_input(s, (const unsigned char *)"STARTTLS\r\n",
+	                10, T_NOW, &used) == SMTP_EV_STARTTLS);
+	p = smtp_session_output(s, &len);
+	smtp_session_output_consume(s, len);
+	smtp_session_timeout(s);
+	test_assert(smtp_session_closing(s));
+	(void)smtp_session_output(s, &len);
+	test_assert(len == 0);
+	smtp_session_free(&s);
+
+	/* Shutdown during the handshake: 421 once TLS is up. */
+	s = smtp_session_new(&cfg, "192.0.2.1", "T3", 0, T_NOW, NULL, NULL);
+	test_assert(smtp_session_input(s, (const unsigned char *)"STARTTLS\r\n",
+	                10, T_NOW, &used) == SMTP_EV_STARTTLS);
+	p = smtp_session_output(s, &len);
+	smtp_session_output_consume(s, len);
+	test_assert(!smtp_session_shutdown(s));
+	smtp_session_tls_started(s, T_NOW);
+	test_assert(smtp_session_closing(s));
+	p = smtp_session_output(s, &len);
+	test_assert(len > 9 && memcmp(p, "421 4.3.2", 9) == 0);
+	smtp_session_free(&s);
 }
 
 static void
@@ -866,6 +969,7 @@ main(void)
 	test_memory_pressure();
 	test_verp();
 	test_output_bound();
+	test_starttls();
 	test_random();
 	return test_exit();
 }

@@ -1,8 +1,10 @@
 /*
  * spool: the envelope header round trip, commit and delivery through
- * the two threads, replay after a stop (and after a crash: t.* files),
- * the lock, a corrupt file set aside, messages read back from disk
- * past max_memory, a failing callback retried, a failing commit.
+ * the two threads, rounds appended to one segment, replay after a stop
+ * (and after a crash: t.* files of the older format, a record cut by
+ * the end, zeros), the lock, a damaged or foreign file set aside,
+ * messages read back from disk past max_memory, a failing callback
+ * retried, a failing commit.
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -192,7 +194,10 @@ test_header(void)
 	e.n_rcpts = 2;
 	e.smtputf8 = 1;
 	e.mail_from = "j\xc3\xb6rg@example.de";
-	h = header_make("00000000000000ab", &e, 42, &len);
+	h = header_make("00000000000000ab", &e,
+	    (const unsigned char *)"0123456789012345678901234567890123456789"
+	                           "01",
+	    42, &len);
 	test_assert(header_parse(h, len, &p) == 0);
 	test_assert(p.hdr_len == len);
 	test_assert_streq(p.id, "00000000000000ab");
@@ -205,7 +210,17 @@ test_header(void)
 	test_assert(p.env.smtputf8 == 1 && p.env.eightbit == 0);
 	test_assert(p.env.received == 1717232400);
 	test_assert(p.size == 42);
+	test_assert(
+	    p.have_crc &&
+	    p.crc ==
+	        crc32_of(
+	            (const unsigned char *)"0123456789012345678901234567890"
+	                                   "12345678901",
+	            42));
 	parsed_free(&p);
+	/* CRC-32 check value (the zlib one). */
+	test_assert(
+	    crc32_of((const unsigned char *)"123456789", 9) == 0xcbf43926u);
 	/* Every cut of the header is refused. */
 	for (size_t k = 0; k < len; k++)
 		test_assert_idx(header_parse(h, k, &p) < 0, k);
@@ -216,6 +231,16 @@ test_header(void)
 	test_assert(header_parse((const unsigned char *)"REBOUND-SPOOL 1\n"
 	                                                "bogus 1\n\n",
 	                25, &p) < 0);
+}
+
+/* A spool config on dir delivering to r. */
+static void
+t_cfg(struct spool_config *cfg, const char *dir, struct rec *r)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->dir = dir;
+	cfg->deliver = rec_deliver;
+	cfg->deliver_ctx = r;
 }
 
 static void
@@ -283,10 +308,7 @@ test_flow(void)
 
 	make_dir(dir, sizeof(dir));
 	rec_init(&r);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.dir = dir;
-	cfg.deliver = rec_deliver;
-	cfg.deliver_ctx = &r;
+	t_cfg(&cfg, dir, &r);
 	cfg.deliver_batch = 7;
 	cfg.notify = rec_notify;
 	cfg.notify_ctx = &r;
@@ -332,10 +354,7 @@ test_replay(void)
 	make_dir(dir, sizeof(dir));
 	rec_init(&r);
 	r.fail = 1000000;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.dir = dir;
-	cfg.deliver = rec_deliver;
-	cfg.deliver_ctx = &r;
+	t_cfg(&cfg, dir, &r);
 	test_assert(spool_open(&cfg, &sp, &err) == 0);
 	memset(&res, 0, sizeof(res));
 	submit_n(sp, 5, &res, 0);
@@ -351,7 +370,7 @@ test_replay(void)
 	(void)snprintf(path, sizeof(path), "%s/m.0000000000000002", dir);
 	fp = fopen(path, "w");
 	test_assert(fp != NULL);
-	fputs("REBOUND-SPOOL 1\nid 0000000000000002\nsize 99\n\nshort", fp);
+	fputs("this is not a spool segment\n", fp);
 	fclose(fp);
 
 	rec_free(&r);
@@ -382,6 +401,196 @@ test_replay(void)
 	rm_dir(dir);
 }
 
+/* Write records for ids "00000000000000<x>0".. with bodies "<word> N"
+ * to fp. */
+static void
+write_records(FILE *fp, unsigned n, char x, const char *word)
+{
+	struct smtp_envelope e;
+	unsigned i;
+
+	t_env(&e);
+	for (i = 0; i < n; i++) {
+		char id[SPOOL_ID_SIZE], body[32];
+		size_t hl;
+		unsigned char *h;
+		int bl = snprintf(body, sizeof(body), "%s %u\r\n", word, i);
+
+		(void)snprintf(id, sizeof(id), "00000000000000%c%u", x, i);
+		h = header_make(
+		    id, &e, (const unsigned char *)body, (size_t)bl, &hl);
+		fwrite(h, 1, hl, fp);
+		fwrite(body, 1, (size_t)bl, fp);
+		free(h);
+	}
+}
+
+/*
+ * The ends a crash leaves: a record cut in its header or its body, or
+ * zeros (a size written before the data): the whole records before it
+ * are delivered, the tail ignored, nothing set aside.  A whole record
+ * whose CRC fails, or garbage after good records: the good ones are
+ * delivered, then the file is set aside.
+ */
+static void
+test_torn(void)
+{
+	static const struct {
+		const char *tail;
+		size_t tail_len;
+		int bad;
+	} cases[] = {
+	    {"REBOUND-SPOOL 1\nid 00000000000000d0\nsess", 40, 0},
+	    {"REBOUND-SPOOL 1\nid 00000000000000d0\nsession S\nclient c\n"
+	     "helo h\nfrom \nrcpt 0 a@b\nreceived 1\ncrc 1\nsize 50\n\nab",
+	        107, 0},
+	    {"\0\0\0\0\0\0\0\0\0\0\0\0", 12, 0},
+	    {"REBOUND-SPOOL 1\nid 00000000000000d0\nsession S\nclient c\n"
+	     "helo h\nfrom \nrcpt 0 a@b\nreceived 1\ncrc 1\nsize 2\n\nab",
+	        106, 1},
+	    {"garbage, not a record at all\n", 29, 1},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char dir[PATH_MAX], path[PATH_MAX + 32];
+		struct spool_config cfg;
+		struct spool *sp = NULL;
+		struct rec r;
+		struct rb_error err;
+		FILE *fp;
+
+		make_dir(dir, sizeof(dir));
+		(void)snprintf(
+		    path, sizeof(path), "%s/m.00000000000000c0", dir);
+		fp = fopen(path, "w");
+		test_assert(fp != NULL);
+		write_records(fp, 2, 'c', "torn");
+		fwrite(cases[i].tail, 1, cases[i].tail_len, fp);
+		fclose(fp);
+		rec_init(&r);
+		t_cfg(&cfg, dir, &r);
+		test_assert_idx(spool_open(&cfg, &sp, &err) == 0, i);
+		test_assert_idx(rec_wait(&r, 2), i);
+		spool_close(&sp, 1000);
+		test_assert_idx(r.delivered == 2, i);
+		test_assert_idx(
+		    strstr((const char *)r.log.data, " torn 1\r\n") != NULL, i);
+		test_assert_idx(count_files(dir, "m.") == 0, i);
+		test_assert_idx(count_files(dir, "bad.") == cases[i].bad, i);
+		rec_free(&r);
+		rm_dir(dir);
+	}
+}
+
+/* Rounds append to the open segment: many rounds, one file; a closed
+ * segment goes once delivered, the idle open one soon after. */
+static void
+test_append(void)
+{
+	char dir[PATH_MAX];
+	struct spool_config cfg;
+	struct spool *sp = NULL;
+	struct rec r;
+	struct results res;
+	struct rb_error err;
+	struct spool_stats st;
+	unsigned round, i;
+
+	make_dir(dir, sizeof(dir));
+	rec_init(&r);
+	r.fail = 1000000; /* nothing is delivered: the files stay */
+	t_cfg(&cfg, dir, &r);
+	test_assert(spool_open(&cfg, &sp, &err) == 0);
+	memset(&res, 0, sizeof(res));
+	for (round = 0; round < 5; round++) {
+		submit_n(sp, 3, &res, round * 3);
+		collect(sp, &res, (round + 1) * 3);
+	}
+	spool_get_stats(sp, &st);
+	test_assert(st.commit_rounds >= 2 && st.committed == 15);
+	test_assert(count_files(dir, "m.") == 1);
+	spool_close(&sp, 0);
+	rec_free(&r);
+
+	/* The next open delivers all 15 from the one file, then the
+	 * spool is empty (the new open segment closed when idle). */
+	rec_init(&r);
+	test_assert(spool_open(&cfg, &sp, &err) == 0);
+	test_assert(rec_wait(&r, 15));
+	memset(&res, 0, sizeof(res));
+	submit_n(sp, 1, &res, 100);
+	collect(sp, &res, 1);
+	test_assert(rec_wait(&r, 16));
+	for (i = 0; i < 100 && count_files(dir, "m.") > 0; i++)
+		usleep(20000);
+	test_assert(count_files(dir, "m.") == 0);
+	spool_close(&sp, 1000);
+	rec_free(&r);
+	rm_dir(dir);
+}
+
+/* The sync hook: segments are deleted only after a sync succeeded; a
+ * failing sync keeps them (and is tried again). */
+static unsigned sync_calls, sync_fail;
+
+static int
+rec_sync(void *ctx, struct rb_error *err)
+{
+	(void)ctx;
+	sync_calls++;
+	if (sync_fail > 0) {
+		sync_fail--;
+		return rb_error_set(err, EIO, "sync failing on purpose");
+	}
+	return 0;
+}
+
+static void
+test_sync(void)
+{
+	char dir[PATH_MAX];
+	struct spool_config cfg;
+	struct spool *sp = NULL;
+	struct rec r;
+	struct results res;
+	struct rb_error err;
+	unsigned i;
+
+	make_dir(dir, sizeof(dir));
+	rec_init(&r);
+	t_cfg(&cfg, dir, &r);
+	cfg.sync = rec_sync;
+	sync_calls = 0;
+	sync_fail = 1;
+	test_assert(spool_open(&cfg, &sp, &err) == 0);
+	memset(&res, 0, sizeof(res));
+	submit_n(sp, 4, &res, 0);
+	collect(sp, &res, 4);
+	test_assert(rec_wait(&r, 4));
+	/* The first sync fails: the segment stays; the retry deletes it. */
+	for (i = 0; i < 150 && count_files(dir, "m.") > 0; i++)
+		usleep(20000);
+	test_assert(count_files(dir, "m.") == 0);
+	test_assert(sync_calls >= 2);
+	spool_close(&sp, 1000);
+	rec_free(&r);
+
+	/* Always failing: after the stop the file is still there. */
+	rec_init(&r);
+	sync_fail = 1000000;
+	test_assert(spool_open(&cfg, &sp, &err) == 0);
+	memset(&res, 0, sizeof(res));
+	submit_n(sp, 2, &res, 10);
+	collect(sp, &res, 2);
+	test_assert(rec_wait(&r, 2));
+	usleep(300000);
+	spool_close(&sp, 1000);
+	test_assert(count_files(dir, "m.") == 1);
+	rec_free(&r);
+	rm_dir(dir);
+}
+
 /* max_memory of 1 byte: every message is read back from its file. */
 static void
 test_read_back(void)
@@ -395,10 +604,7 @@ test_read_back(void)
 
 	make_dir(dir, sizeof(dir));
 	rec_init(&r);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.dir = dir;
-	cfg.deliver = rec_deliver;
-	cfg.deliver_ctx = &r;
+	t_cfg(&cfg, dir, &r);
 	cfg.max_memory = 1;
 	test_assert(spool_open(&cfg, &sp, &err) == 0);
 	memset(&res, 0, sizeof(res));
@@ -428,10 +634,7 @@ test_retry(void)
 	make_dir(dir, sizeof(dir));
 	rec_init(&r);
 	r.fail = 1;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.dir = dir;
-	cfg.deliver = rec_deliver;
-	cfg.deliver_ctx = &r;
+	t_cfg(&cfg, dir, &r);
 	test_assert(spool_open(&cfg, &sp, &err) == 0);
 	memset(&res, 0, sizeof(res));
 	submit_n(sp, 3, &res, 0);
@@ -459,10 +662,7 @@ test_commit_failure(void)
 
 	make_dir(dir, sizeof(dir));
 	rec_init(&r);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.dir = dir;
-	cfg.deliver = rec_deliver;
-	cfg.deliver_ctx = &r;
+	t_cfg(&cfg, dir, &r);
 	test_assert(spool_open(&cfg, &sp, &err) == 0);
 	(void)snprintf(lock, sizeof(lock), "%s/lock", dir);
 	test_assert(unlink(lock) == 0);
@@ -492,29 +692,14 @@ test_segment(void)
 	unsigned i;
 
 	make_dir(dir, sizeof(dir));
-	t_env(&e);
 	(void)snprintf(path, sizeof(path), "%s/m.00000000000000a0", dir);
 	fp = fopen(path, "w");
 	test_assert(fp != NULL);
-	for (i = 0; i < 3; i++) {
-		char id[SPOOL_ID_SIZE], body[32];
-		size_t hl;
-		unsigned char *h;
-		int bl = snprintf(body, sizeof(body), "seg %u\r\n", i);
-
-		(void)snprintf(id, sizeof(id), "00000000000000a%u", i);
-		h = header_make(id, &e, (size_t)bl, &hl);
-		fwrite(h, 1, hl, fp);
-		fwrite(body, 1, (size_t)bl, fp);
-		free(h);
-	}
+	write_records(fp, 3, 'a', "seg");
 	fclose(fp);
 	rec_init(&r);
 	r.fail_after = 1;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.dir = dir;
-	cfg.deliver = rec_deliver;
-	cfg.deliver_ctx = &r;
+	t_cfg(&cfg, dir, &r);
 	cfg.deliver_batch = 1;
 	cfg.max_memory = 1;
 	test_assert(spool_open(&cfg, &sp, &err) == 0);
@@ -546,6 +731,9 @@ main(void)
 	test_flow();
 	test_replay();
 	test_segment();
+	test_torn();
+	test_append();
+	test_sync();
 	test_read_back();
 	test_retry();
 	test_commit_failure();

@@ -1,8 +1,9 @@
 /*
  * store/dedupe.c: the dedupe key ignores leading trace headers (an mbox
  * "From " line, Received, X-Received, Return-Path, Delivered-To,
- * X-Original-To, folded or not, in any case) and CRLF vs LF; anything
- * else changes it, including a trace header below the first other one.
+ * X-Original-To, folded or not, in any case), CRLF vs LF and the line
+ * ends after the last line; anything else changes it, including a trace
+ * header below the first other one.
  */
 #include "store/store_int.h"
 #include "test.h"
@@ -41,7 +42,11 @@ main(void)
 		{"From: a@example.com\nSubject: x\n\nbody!\n", 0},
 		{"From: a@example.com\nReceived: by mx\nSubject: x\n\nbody\n", 0},
 		{"X-Other: 1\nFrom: a@example.com\nSubject: x\n\nbody\n", 0},
-		{"From: a@example.com\nSubject: x\n\nbody\r\r\n", 0},
+		{"From: a@example.com\nSubject: x\n\nbo\rdy\n", 0},
+		{"From: a@example.com\nSubject: x\n\nbody\n\n", 1},
+		{"From: a@example.com\nSubject: x\n\nbody", 1},
+		{"From: a@example.com\r\nSubject: x\r\n\r\nbody\r\n\r\n", 1},
+		{"From: a@example.com\nSubject: x\n\n\nbody\n", 0},
 	};
 	/* clang-format on */
 	unsigned char want[STORE_KEY_LEN], got[STORE_KEY_LEN];

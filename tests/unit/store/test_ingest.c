@@ -11,7 +11,9 @@
  * comes from the GeoIP test database (data/geoip/test.mmdb); a flush
  * commits what was fed, with or without worker threads.
  */
+#include <gio/gio.h>
 #include <jansson.h>
+#include <lz4.h>
 
 #include "fixtures.h"
 #include "test.h"
@@ -111,6 +113,24 @@ test_idempotent(const struct classify_rules *rules)
 		free(two[0]);
 	}
 	store_close(&st);
+	/* With classifier threads the twin of an uncommitted message is
+	 * only found by the insert (the workers' snapshot predates it). */
+	{
+		const char *w2[] = {"store.workers=2", NULL};
+		char *two[3];
+		struct store *st2 = fx_open("twins.db", w2);
+
+		two[0] = fx_dsn("twin2", "t@example.net", "5.1.1",
+		    "a@shop.example.com", "");
+		two[1] = two[0];
+		two[2] = two[0];
+		test_assert(fx_ingest(st2, rules, two, 3, FX_NOW, &b) == 0);
+		test_assert(b.stored == 1 && b.duplicates == 2);
+		test_assert(
+		    b.events[CLASSIFY_EVENT_BOUNCE] == 1 && b.hard == 1);
+		free(two[0]);
+		store_close(&st2);
+	}
 	d2 = dump("idem.db");
 	/* Only the twin was added. */
 	test_assert(strlen(d2) > strlen(d1));
@@ -266,6 +286,134 @@ test_rows(const struct classify_rules *rules, int compress)
 	store_close(&st);
 }
 
+/*
+ * The first column of the first row of sql (its ?1, if any, bound to
+ * arg) on database name, read from a connection of its own; -1 when
+ * there is no row.
+ */
+static long
+sql_value(const char *name, const char *sql, int64_t arg)
+{
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	long n = -1;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", fx_dir, name);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+	        SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_bind_parameter_count(s) > 0)
+			(void)sqlite3_bind_int64(s, 1, arg);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			n = (long)sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+/* The encoding of the raw row of message id (raw.c's values), or -1. */
+static int
+raw_encoding(const char *db, int64_t id)
+{
+	return (int)sql_value(
+	    db, "SELECT encoding FROM raw_messages WHERE message_id = ?1", id);
+}
+
+/* Set the raw row of message id to (encoding, size, data). */
+static void
+raw_put(const char *db, int64_t id, int enc, size_t size, const void *data,
+    size_t len)
+{
+	char path[512];
+	sqlite3 *h;
+	sqlite3_stmt *s;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", fx_dir, db);
+	test_assert(sqlite3_open(path, &h) == SQLITE_OK);
+	test_assert(sqlite3_prepare_v2(h,
+	                "UPDATE raw_messages SET encoding = ?2, size = ?3,"
+	                " data = ?4 WHERE message_id = ?1",
+	                -1, &s, NULL) == SQLITE_OK);
+	(void)sqlite3_bind_int64(s, 1, id);
+	(void)sqlite3_bind_int(s, 2, enc);
+	(void)sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
+	(void)sqlite3_bind_blob(s, 4, data, (int)len, SQLITE_TRANSIENT);
+	test_assert(sqlite3_step(s) == SQLITE_DONE);
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+}
+
+/*
+ * Raw messages: LZ4 by default, as is with store.compress=false,
+ * deflate rows (of earlier versions) still read, a damaged blob is an
+ * error, never wrong bytes.
+ */
+static void
+test_raw_encodings(const struct classify_rules *rules)
+{
+	const char *sets[] = {"store.workers=0", NULL};
+	const char *plain[] = {"store.workers=0", "store.compress=false", NULL};
+	struct store *st;
+	struct store_ingest_summary sum;
+	struct rb_error err;
+	GZlibCompressor *z;
+	unsigned char out[8192], *raw = NULL;
+	gsize rd = 0, wr = 0;
+	size_t len = 0;
+	char *m[1];
+
+	m[0] = (char *)(uintptr_t)multi;
+	st = fx_open("enc.db", sets);
+	test_assert(fx_ingest(st, rules, m, 1, FX_NOW, &sum) == 0);
+	store_close(&st);
+	test_assert(raw_encoding("enc.db", 1) == 2);
+	st = fx_open("enc0.db", plain);
+	test_assert(fx_ingest(st, rules, m, 1, FX_NOW, &sum) == 0);
+	store_close(&st);
+	test_assert(raw_encoding("enc0.db", 1) == 0);
+
+	/* A deflate row. */
+	z = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_RAW, 6);
+	test_assert(g_converter_convert(G_CONVERTER(z), multi, strlen(multi),
+	                out, sizeof(out), G_CONVERTER_INPUT_AT_END, &rd, &wr,
+	                NULL) == G_CONVERTER_FINISHED);
+	g_object_unref(z);
+	raw_put("enc.db", 1, 1, strlen(multi), out, wr);
+	st = fx_open("enc.db", sets);
+	test_assert(store_raw_get(st, 1, 0, &raw, &len, &err) == 1);
+	test_assert(len == strlen(multi) && memcmp(raw, multi, len) == 0);
+	free(raw);
+	store_close(&st);
+
+	/* Damaged: truncated deflate, an LZ4 block cut short, a wrong
+	 * size, an unknown encoding. */
+	raw_put("enc.db", 1, 1, strlen(multi), out, wr / 2);
+	st = fx_open("enc.db", sets);
+	test_assert(store_raw_get(st, 1, 0, &raw, &len, &err) == -1);
+	store_close(&st);
+	{
+		char block[8192];
+		int n = LZ4_compress_default(
+		    multi, block, (int)strlen(multi), (int)sizeof(block));
+
+		test_assert(n > 0);
+		raw_put("enc.db", 1, 2, strlen(multi), block, (size_t)n / 2);
+	}
+	st = fx_open("enc.db", sets);
+	test_assert(store_raw_get(st, 1, 0, &raw, &len, &err) == -1);
+	store_close(&st);
+	raw_put("enc.db", 1, 1, strlen(multi) + 1, out, wr);
+	st = fx_open("enc.db", sets);
+	test_assert(store_raw_get(st, 1, 0, &raw, &len, &err) == -1);
+	store_close(&st);
+	raw_put("enc.db", 1, 7, strlen(multi), multi, strlen(multi));
+	st = fx_open("enc.db", sets);
+	test_assert(store_raw_get(st, 1, 0, &raw, &len, &err) == -1);
+	store_close(&st);
+}
+
 struct rv {
 	char why[32];
 	int n;
@@ -363,22 +511,7 @@ test_prune(const struct classify_rules *rules)
 static long
 committed(const char *name)
 {
-	char path[512];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	long n = -1;
-
-	(void)snprintf(path, sizeof(path), "%s/%s", fx_dir, name);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
-	        SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT count(*) FROM messages", -1, &s,
-	        NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW)
-			n = (long)sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	return n;
+	return sql_value(name, "SELECT count(*) FROM messages", 0);
 }
 
 /* store_ingest_flush: what was fed is committed, batch full or not. */
@@ -480,6 +613,7 @@ main(void)
 	test_workers(rules);
 	test_rows(rules, 1);
 	test_rows(rules, 0);
+	test_raw_encodings(rules);
 	test_review(rules);
 	test_prune(rules);
 	test_geo(rules);

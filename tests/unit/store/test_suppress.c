@@ -352,6 +352,43 @@ test_manual(void)
 		s = check(st, "\"g,h\"@example.org", NULL, FX_NOW, &sup);
 		test_assert(sup == 1);
 	}
+	/* Lines past the limit, or with a NUL, fail the import with bounded
+	 * memory; CRLF lines are fine. */
+	{
+		static const char nul[] = "address,reason\nj\0@example.org,"
+		                          "BOUNCE\n";
+		static const char crlf[] = "address,reason\r\n"
+		                           "k@example.org,BOUNCE\r\n";
+		size_t big = 1024 * 1024;
+		char *huge = xmalloc(big);
+		struct store_import_summary sum;
+		FILE *fp;
+
+		memset(huge, 'x', big);
+		memcpy(huge, "address,reason\n", 15);
+		fp = fmemopen(huge, big, "r");
+		test_assert(
+		    store_suppression_import(st, fp, "huge.csv",
+		        STORE_FORMAT_CSV, NULL, FX_NOW, &sum, &err) < 0);
+		test_assert(strstr(err.msg, "huge.csv:2: line longer") != NULL);
+		fclose(fp);
+		free(huge);
+		fp = fmemopen((void *)(uintptr_t)nul, sizeof(nul) - 1, "r");
+		test_assert(
+		    store_suppression_import(st, fp, "nul.csv",
+		        STORE_FORMAT_CSV, NULL, FX_NOW, &sum, &err) < 0);
+		test_assert(strstr(err.msg, "nul.csv:2: a NUL") != NULL);
+		fclose(fp);
+		test_assert(list_count(st, NULL, NULL) == 4);
+		fp = fmemopen((void *)(uintptr_t)crlf, sizeof(crlf) - 1, "r");
+		test_assert(
+		    store_suppression_import(st, fp, "crlf.csv",
+		        STORE_FORMAT_CSV, NULL, FX_NOW, &sum, &err) == 0);
+		fclose(fp);
+		test_assert(list_count(st, NULL, NULL) == 5);
+		test_assert(store_suppression_remove(st, NULL, "k@example.org",
+		                FX_NOW, &removed, &err) == 0);
+	}
 	test_assert(store_suppression_remove(st, "t2", "dora@example.org",
 	                FX_NOW, &removed, &err) == 0);
 	test_assert(removed == 1);

@@ -3,22 +3,14 @@
  * in the envelope recipient or the Delivered-To header attributes the
  * feedback to the token's identity whatever the returned headers say; a
  * token signed with another secret (forged) makes the feedback untrusted:
- * stored and counted, but no rate, no suppression, no alert moves.
- * Skipped (exit 77) in a build without classify/verp.c.
+ * stored and counted, but no rate, no suppression, no alert moves.  A
+ * valid token replayed in a report about another recipient is untrusted
+ * for that row; a forwarded recipient named by Original-Recipient is not.
  */
 #include <jansson.h>
 
 #include "fixtures.h"
 #include "test.h"
-
-#ifndef REBOUND_HAVE_VERP
-int
-main(void)
-{
-	printf("SKIP: no classify/verp.c in this build\n");
-	return 77;
-}
-#else
 
 #define SECRET "test-secret-0123456789"
 #define OTHER "forger-secret-987654321"
@@ -123,6 +115,77 @@ state(const char *db)
 	sqlite3_close(h);
 	fclose(fp);
 	return buf;
+}
+
+/* A DSN for final (and original, unless NULL), with trace on top. */
+static char *
+dsn_orig(
+    const char *id, const char *final, const char *original, const char *trace)
+{
+	char *m = fx_dsn(id, final, "5.1.1", "orders@shop.example.com", trace);
+	char *at = strstr(m, "Final-Recipient:"), *out;
+	size_t n;
+
+	if (original == NULL)
+		return m;
+	n = strlen(m) + strlen(original) + 64;
+	out = xmalloc(n);
+	(void)snprintf(out, n, "%.*sOriginal-Recipient: rfc822; %s\n%s",
+	    (int)(at - m), m, original, at);
+	free(m);
+	return out;
+}
+
+/*
+ * A valid token of gone@example.net in reports about others: one
+ * naming victim@example.net only is untrusted for that row (no
+ * suppression, only the untrusted counter); one whose Original-Recipient
+ * is the token's (a forward to another mailbox) is trusted.
+ */
+static void
+test_replay(const struct classify_rules *rules, const char *const *sets)
+{
+	struct store *st = fx_open("replay.db", sets);
+	struct store_ingest_summary sum;
+	struct store_identity_stats s;
+	struct rb_error err;
+	struct ev e;
+	char addr[CLASSIFY_VERP_ADDRESS_SIZE], trace[512], buf[128];
+	char *m[2];
+	int sup;
+
+	test_assert(store_sends_add(st, "shop.example.com", 100, FX_NOW, FX_NOW,
+	                &err) == 0);
+	token(
+	    SECRET, "shop.example.com", "Gone@Example.NET", addr, sizeof(addr));
+	(void)snprintf(trace, sizeof(trace), "Delivered-To: %s\n", addr);
+	m[0] = dsn_orig("r1", "victim@example.net", NULL, trace);
+	m[1] = dsn_orig(
+	    "r2", "gone.forward@mail.example.org", "gone@example.net", trace);
+	test_assert(fx_ingest(st, rules, m, 2, FX_NOW, &sum) == 0);
+	free(m[0]);
+	free(m[1]);
+	test_assert(sum.stored == 2 && sum.untrusted == 1);
+	test_assert(store_event_get(st, 1, on_event, &e, &err) == 1);
+	test_assert(e.trusted == 0);
+	test_assert_streq(e.identity, "shop.example.com");
+	test_assert_streq(
+	    rb_field(e.json, "trusted", buf, sizeof(buf)), "false");
+	test_assert(store_suppression_check(st, "victim@example.net", NULL,
+	                FX_NOW, NULL, NULL, &sup, &err) == 0 &&
+	            sup == 0);
+	test_assert(store_event_get(st, 2, on_event, &e, &err) == 1);
+	test_assert(e.trusted == 1);
+	test_assert_streq(
+	    rb_field(e.json, "trusted", buf, sizeof(buf)), "true");
+	test_assert(store_suppression_check(st, "gone.forward@mail.example.org",
+	                NULL, FX_NOW, NULL, NULL, &sup, &err) == 0 &&
+	            sup == 1);
+	memset(&s, 0, sizeof(s));
+	test_assert(store_stats(st, "shop.example.com", FX_NOW, 0, on_stats, &s,
+	                &err) == 0);
+	test_assert(s.hard == 1 && s.untrusted == 1);
+	store_close(&st);
 }
 
 int
@@ -239,9 +302,9 @@ main(void)
 	test_assert(strcmp(before, after) == 0);
 	free(before);
 	free(after);
+	test_replay(rules, sets);
 	classify_rules_free(&rules);
 	classify_global_shutdown();
 	fx_cleanup();
 	return test_exit();
 }
-#endif
