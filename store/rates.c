@@ -341,114 +341,6 @@ store_sends_import(struct store *st, FILE *fp, const char *name, time_t now,
 
 /* ---- stats --------------------------------------------------------------- */
 
-struct bd_list {
-	struct store_breakdown *v;
-	size_t n, cap;
-};
-
-static struct store_breakdown *
-bd_get(struct bd_list *l, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		if (strcmp(l->v[i].name, name) == 0)
-			return &l->v[i];
-	}
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	memset(&l->v[l->n], 0, sizeof(l->v[0]));
-	l->v[l->n].name = xstrdup(name);
-	return &l->v[l->n++];
-}
-
-static void
-bd_free(struct bd_list *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free((char *)(uintptr_t)l->v[i].name);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
-static int
-cmp_bd(const void *a, const void *b)
-{
-	const struct store_breakdown *x = a, *y = b;
-
-	if (x->total != y->total)
-		return x->total > y->total ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
-/* One event of a breakdown into its row of l. */
-static void
-bd_add(struct bd_list *l, const char *name, const char *type,
-    const char *bounce_type, const char *feedback_type)
-{
-	struct store_breakdown *b = bd_get(l, name);
-
-	if (strcmp(type, "Complaint") == 0) {
-		if (feedback_type == NULL || strcmp(feedback_type, "not-spam"))
-			b->complaints++;
-	} else if (bounce_type != NULL) {
-		if (strcmp(bounce_type, "Permanent") == 0)
-			b->hard++;
-		else if (strcmp(bounce_type, "Transient") == 0)
-			b->soft++;
-		else if (strcmp(bounce_type, "Undetermined") == 0)
-			b->undetermined++;
-	}
-	b->total++;
-}
-
-/* The breakdowns of an identity's bounces and complaints by reason and
- * by provider (recipient domain, mapped here), in one pass over the
- * events_breakdown index: it holds every column read, so no row is
- * fetched, and grouping in C spares SQLite a sorter per query. */
-static int
-breakdown(struct store *st, const char *identity, int64_t t0, int64_t t1,
-    struct bd_list *reasons, struct bd_list *providers, struct rb_error *err)
-{
-	static const char sql[] =
-	    "SELECT type, bounce_type, coalesce(reason, 'undefined'),"
-	    " coalesce(domain, ''), feedback_type"
-	    " FROM events WHERE identity = ?1 AND time >= ?2 AND time < ?3"
-	    " AND trusted = 1 AND type IN ('Bounce', 'Complaint')";
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((s = query_stmt(st, sql, err)) == NULL)
-		return -1;
-	(void)bind_text(s, 1, identity);
-	(void)sqlite3_bind_int64(s, 2, t0);
-	(void)sqlite3_bind_int64(s, 3, t1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *type = col_text(s, 0), *bt = col_text(s, 1);
-		const char *ft = col_text(s, 4);
-
-		if (type == NULL)
-			continue;
-		bd_add(reasons, col_text(s, 2), type, bt, ft);
-		bd_add(providers,
-		    providers_lookup(st->providers, col_text(s, 3)), type, bt,
-		    ft);
-	}
-	(void)sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_db_error(st, "breakdown", err);
-	if (reasons->n > 1)
-		qsort(reasons->v, reasons->n, sizeof(reasons->v[0]), cmp_bd);
-	if (providers->n > 1)
-		qsort(providers->v, providers->n, sizeof(providers->v[0]),
-		    cmp_bd);
-	return 0;
-}
-
 int
 rates_sum(struct store *st, const char *identity, int64_t h0, int64_t h1,
     struct store_identity_stats *r, struct rb_error *err)
@@ -511,29 +403,30 @@ rates_finish(const struct store_thresholds *th, struct store_identity_stats *r)
 	                : r->complaint_status;
 }
 
+/* The stats of one identity over hours [h0, h1], its breakdowns from
+ * the breakdown table: a row per hour whatever the events. */
 static int
 identity_stats(struct store *st, const char *identity, int64_t h0, int64_t h1,
     store_stats_fn *fn, void *ctx, int *stop_r, struct rb_error *err)
 {
 	struct store_identity_stats r;
-	struct bd_list reasons = {0}, providers = {0};
+	struct store_breakdown *reasons, *providers;
+	struct bd_set set = {0};
 
 	if (rates_sum(st, identity, h0, h1, &r, err) < 0)
 		return -1;
-	if (breakdown(st, identity, h0 * 3600, (h1 + 1) * 3600, &reasons,
-	        &providers, err) < 0) {
-		bd_free(&reasons);
-		bd_free(&providers);
+	if (breakdown_window(st, identity, h0, h1, &set, err) < 0) {
+		bd_set_free(&set);
 		return -1;
 	}
-	r.reasons = reasons.v;
-	r.n_reasons = reasons.n;
-	r.providers = providers.v;
-	r.n_providers = providers.n;
+	bd_set_lists(&set, &reasons, &r.n_reasons, &providers, &r.n_providers);
+	r.reasons = reasons;
+	r.providers = providers;
 	if (fn(&r, ctx) < 0)
 		*stop_r = 1;
-	bd_free(&reasons);
-	bd_free(&providers);
+	free(reasons);
+	free(providers);
+	bd_set_free(&set);
 	return 0;
 }
 

@@ -578,6 +578,8 @@ store_open(const struct config *cfg, struct store **st_r, struct rb_error *err)
 	if (st->conf.providers_path[0] != '\0' &&
 	    providers_load(st->conf.providers_path, &st->providers, err) < 0)
 		goto fail;
+	if (breakdown_check(st, err) < 0)
+		goto fail;
 	*st_r = st;
 	return 0;
 fail:

@@ -154,6 +154,10 @@ int providers_load(
 void providers_free(struct providers **p);
 /* "Gmail", "Microsoft", ... or "Other"; never NULL. */
 const char *providers_lookup(const struct providers *p, const char *domain);
+/* Hex SHA-256 of the table's entries (p NULL: "none"), what the
+ * breakdown counts were made with; borrowed while p lives. */
+#define PROVIDERS_FINGERPRINT_LEN 64
+const char *providers_fingerprint(const struct providers *p);
 
 /* raw.c: raw_messages.encoding values, and LZ4 compression. */
 enum raw_encoding { RAW_AS_IS = 0, RAW_DEFLATE = 1, RAW_LZ4 = 2 };
@@ -319,6 +323,51 @@ void rates_finish(
  * identity order. */
 int rates_evaluate_set(struct store *st, void *identities, time_t now,
     uint64_t *n_r, struct rb_error *err) RB_WUR;
+
+/* breakdown.c: the per identity and hour counts of the breakdowns by
+ * reason and by provider.  A set of entries (kind, name, counts), as
+ * counted or read; zero-initialised is empty. */
+enum { BD_REASON, BD_PROVIDER };
+/* Bytes of a blob at most: every reason and a whole provider table would
+ * not reach it; a bigger one is not ours. */
+#define BD_MAX_BLOB (4u * 1024 * 1024)
+enum { BD_HARD, BD_SOFT, BD_UNDETERMINED, BD_COMPLAINTS, BD_TOTAL, BD_N };
+struct bd_entry {
+	int kind;
+	char *name; /* malloc'd, len bytes and a NUL */
+	size_t len;
+	uint64_t n[BD_N];
+};
+struct bd_set {
+	struct bd_entry *v, *tmp; /* tmp: scratch of a merge */
+	size_t n, cap, cap_tmp;
+	int sorted; /* v in (kind, name) order */
+};
+/* Does an events row of this type and trusted value count in one? */
+int bd_counted(const char *type, int trusted);
+/* One counted events row into s (its columns as insert_event binds
+ * them; provider: providers_lookup of its domain). */
+void bd_set_event(struct bd_set *s, const char *type, const char *bounce_type,
+    const char *reason, const char *provider, const char *feedback_type);
+void bd_set_clear(struct bd_set *s);
+void bd_set_free(struct bd_set *s);
+/* The entries of s by kind, most first (then by name), in arrays the
+ * caller frees with free(); names borrowed from s. */
+void bd_set_lists(const struct bd_set *s, struct store_breakdown **reasons_r,
+    size_t *n_reasons_r, struct store_breakdown **providers_r,
+    size_t *n_providers_r);
+/* The hour bucket of t (floor of t / 3600). */
+int64_t breakdown_hour(time_t t);
+/* Add delta (sorted here) to the row of identity and hour, in the open
+ * transaction; scratch holds the blob. */
+int breakdown_add(struct store *st, const char *identity, int64_t hour,
+    struct bd_set *delta, struct buf *scratch, struct rb_error *err) RB_WUR;
+/* Add the rows of identity in hours [h0, h1] to *set_r. */
+int breakdown_window(struct store *st, const char *identity, int64_t h0,
+    int64_t h1, struct bd_set *set_r, struct rb_error *err) RB_WUR;
+/* At open: rebuild the table from the events unless it was made with
+ * this handle's provider table (store_meta). */
+int breakdown_check(struct store *st, struct rb_error *err) RB_WUR;
 
 /* suppress.c: the automatic suppressions of one events row. */
 int suppress_global(struct store *st, const char *address, const char *reason,
