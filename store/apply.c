@@ -174,9 +174,13 @@ flush_counts(struct store *st, struct apply_batch *b, struct rb_error *err)
 		struct batch_count *d = v;
 
 		rb_assert(sp != NULL);
-		if (rates_add(st, sp + 1, (time_t)(hour * 3600), &d->c, err) <
-		        0 ||
-		    breakdown_add(st, sp + 1, hour, &d->bd, &b->blob, err) < 0)
+		buf_reset(&b->blob);
+		if (d->bd.n > 0 && bd_set_encode(&d->bd, &b->blob) < 0)
+			return rb_error_set(err, EOVERFLOW,
+			    "breakdown of %s at hour %lld: over %u bytes",
+			    sp + 1, hour, BD_MAX_BLOB);
+		if (rates_add(st, sp + 1, (time_t)(hour * 3600), &d->c,
+		        &b->blob, err) < 0)
 			return -1;
 	}
 	g_hash_table_remove_all(b->counts);

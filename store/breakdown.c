@@ -1,19 +1,22 @@
 /*
  * breakdown: the counts behind a reputation's breakdowns by reason and
- * by mailbox provider, kept at ingest per identity and hour (table
- * breakdown: one row per identity and hour, its entries packed in a
- * blob), so that a window of H hours reads at most H rows whatever the
- * number of events.  Counted: what the events table holds, trusted
- * Bounce and Complaint rows of an identity, by reason (none:
- * "undefined") and by the provider of the recipient's domain
- * (providers.c).  The provider table's fingerprint is kept in
+ * by mailbox provider, kept at ingest per identity and hour in the
+ * counters row of that hour (column breakdown: its entries packed in a
+ * blob), so that a window of H hours reads the same H rows as its rates,
+ * in one statement, whatever the number of events.  Counted: what the
+ * events table holds, trusted Bounce and Complaint rows of an identity,
+ * by reason (none: "undefined") and by the provider of the recipient's
+ * domain (providers.c).  The provider table's fingerprint is kept in
  * store_meta: a handle opened with another table (or on a database
- * migrated from before this table) rebuilds the counts from the events.
+ * migrated from before the column) recounts them from the events.
  *
  * A blob is a format byte (BD_FORMAT), then its entries in (kind, name)
  * order, each a kind byte (0 reason, 1 provider), the name's length and
  * bytes, then hard, soft, undetermined, complaints and total, numbers as
  * LEB128 varints.  The order is canonical: equal counts, equal bytes.
+ * Two SQL functions of every store connection work on blobs:
+ * rebound_bd_add(a, b), the sum of two (NULL: none), for the counters'
+ * upsert, and the aggregate rebound_bd(x), the sum of a column's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 /* A LEB128 varint of 64 bits takes at most 10 bytes. */
 #define BD_VARINT_MAX 10
 
+/* The store_meta row of the fingerprint. */
 static const char meta_key[] = "breakdown_providers";
 
 int64_t
@@ -41,26 +45,42 @@ breakdown_hour(time_t t)
 /* ---- sets of entries ------------------------------------------------------
  */
 
-static int
-cmp_entry(const struct bd_entry *a, int kind, const char *name, size_t len)
+static const char *
+name_of(const struct bd_set *s, const struct bd_entry *e)
 {
-	size_t n = a->len < len ? a->len : len;
+	return (const char *)s->names.data + e->off;
+}
+
+/* The order of entries: by kind, then by name's bytes. */
+static int
+cmp_key(int ka, const char *na, size_t la, int kb, const char *nb, size_t lb)
+{
 	int c;
 
-	if (a->kind != kind)
-		return a->kind < kind ? -1 : 1;
-	c = memcmp(a->name, name, n);
+	if (ka != kb)
+		return ka < kb ? -1 : 1;
+	c = memcmp(na, nb, la < lb ? la : lb);
 	if (c != 0)
 		return c;
-	return a->len == len ? 0 : a->len < len ? -1 : 1;
+	return la == lb ? 0 : la < lb ? -1 : 1;
 }
+
+static int
+cmp_name(const struct bd_set *s, const struct bd_entry *a, int kind,
+    const char *name, size_t len)
+{
+	return cmp_key(a->kind, name_of(s, a), a->len, kind, name, len);
+}
+
+/* qsort has no context: the set being sorted. */
+static _Thread_local const struct bd_set *sorting;
 
 static int
 cmp_entries(const void *x, const void *y)
 {
 	const struct bd_entry *b = y;
 
-	return cmp_entry(x, b->kind, b->name, b->len);
+	return cmp_name(sorting, x, b->kind, name_of(sorting, b), b->len);
 }
 
 static void
@@ -74,25 +94,44 @@ set_grow(struct bd_set *s, size_t n)
 	s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
 }
 
+/* A copy of name (and a NUL) in s's names: its offset, or -1 past
+ * BD_MAX_BLOB bytes of names. */
+static int64_t
+name_add(struct bd_set *s, const void *name, size_t len)
+{
+	size_t off;
+
+	if (s->names.max == 0)
+		buf_init(&s->names, BD_MAX_BLOB);
+	off = s->names.len;
+	if (buf_append(&s->names, name, len) < 0 || buf_putc(&s->names, 0) < 0)
+		return -1;
+	return (int64_t)off;
+}
+
 static struct bd_entry *
 set_get(struct bd_set *s, int kind, const char *name)
 {
 	size_t len = strlen(name), i;
 	struct bd_entry *e;
+	int64_t off;
 
 	/* Linear: an identity's hour has a few reasons and providers. */
 	for (i = 0; i < s->n; i++) {
 		if (s->v[i].len == len &&
-		    cmp_entry(&s->v[i], kind, name, len) == 0)
+		    cmp_name(s, &s->v[i], kind, name, len) == 0)
 			return &s->v[i];
 	}
 	rb_assert(len <= BD_MAX_NAME);
+	off = name_add(s, name, len);
+	/* Names of one identity's hour: reasons and providers, far less. */
+	rb_assert(off >= 0);
 	set_grow(s, s->n + 1);
 	e = &s->v[s->n++];
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
-	e->name = xstrndup(name, len);
-	e->len = len;
+	e->off = (uint32_t)off;
+	e->len = (uint32_t)len;
 	s->sorted = 0;
 	return e;
 }
@@ -142,28 +181,28 @@ bd_set_event(struct bd_set *s, const char *type, const char *bounce_type,
 void
 bd_set_clear(struct bd_set *s)
 {
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		free(s->v[i].name);
 	s->n = 0;
+	buf_reset(&s->names);
 	s->sorted = 1;
 }
 
 void
 bd_set_free(struct bd_set *s)
 {
-	bd_set_clear(s);
 	free(s->v);
 	free(s->tmp);
+	buf_free(&s->names);
 	memset(s, 0, sizeof(*s));
 }
 
 static void
 set_sort(struct bd_set *s)
 {
-	if (!s->sorted && s->n > 1)
+	if (!s->sorted && s->n > 1) {
+		sorting = s;
 		qsort(s->v, s->n, sizeof(s->v[0]), cmp_entries);
+		sorting = NULL;
+	}
 	s->sorted = 1;
 }
 
@@ -207,9 +246,8 @@ get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v_r)
 	return -1;
 }
 
-/* The blob of s (sorted here) into b: 0, or -1 past BD_MAX_BLOB. */
-static int
-set_encode(struct bd_set *s, struct buf *b)
+int
+bd_set_encode(struct bd_set *s, struct buf *b)
 {
 	size_t i;
 	int k, rc;
@@ -221,7 +259,7 @@ set_encode(struct bd_set *s, struct buf *b)
 		const struct bd_entry *e = &s->v[i];
 
 		rc = buf_putc(b, e->kind) < 0 || put_varint(b, e->len) < 0 ||
-		             buf_append(b, e->name, e->len) < 0
+		             buf_append(b, name_of(s, e), e->len) < 0
 		         ? -1
 		         : 0;
 		for (k = 0; k < BD_N && rc == 0; k++)
@@ -230,18 +268,18 @@ set_encode(struct bd_set *s, struct buf *b)
 	return rc;
 }
 
-/* Add the entries of a blob to s (sorted), by a merge of two sorted
- * lists: 0, or -1 if the blob is not one of ours (s unchanged then). */
-static int
-set_merge_blob(struct bd_set *s, const unsigned char *p, size_t len)
+/* By a merge of two sorted lists into s->tmp, which then becomes s->v:
+ * s is sorted first.  Names new to s go to its names; on an error they
+ * stay there unused (s is unchanged otherwise). */
+int
+bd_set_merge_blob(struct bd_set *s, const void *blob, size_t len)
 {
-	const unsigned char *end = p + len;
-	size_t i = 0, o = 0, n_new;
+	const unsigned char *p = blob, *end = p + len;
+	const char *last_name = NULL;
+	size_t i = 0, o = 0, n_new, last_len = 0;
 	int last_kind = -1;
-	const unsigned char *last_name = NULL;
-	size_t last_len = 0;
 
-	if (len == 0 || len > BD_MAX_BLOB || *p != BD_FORMAT)
+	if (p == NULL || len == 0 || len > BD_MAX_BLOB || *p != BD_FORMAT)
 		return -1;
 	p++;
 	set_sort(s);
@@ -253,47 +291,46 @@ set_merge_blob(struct bd_set *s, const unsigned char *p, size_t len)
 	}
 	while (p < end) {
 		uint64_t nlen, n[BD_N];
-		const unsigned char *name;
+		const char *name;
 		int kind = *p++, k, c = 1;
+		struct bd_entry *e;
 
 		if ((kind != BD_REASON && kind != BD_PROVIDER) ||
 		    get_varint(&p, end, &nlen) < 0 || nlen > BD_MAX_NAME ||
 		    nlen > (uint64_t)(end - p) ||
 		    memchr(p, '\0', (size_t)nlen) != NULL)
-			goto bad;
-		name = p;
+			return -1;
+		name = (const char *)p;
 		p += nlen;
 		for (k = 0; k < BD_N; k++) {
 			if (get_varint(&p, end, &n[k]) < 0)
-				goto bad;
+				return -1;
 		}
 		/* Strictly increasing, or the merge would be wrong. */
-		if (last_name != NULL) {
-			struct bd_entry prev = {last_kind,
-			    (char *)(uintptr_t)last_name, last_len, {0}};
-
-			if (cmp_entry(&prev, kind, (const char *)name,
-			        (size_t)nlen) >= 0)
-				goto bad;
-		}
+		if (last_name != NULL && cmp_key(last_kind, last_name, last_len,
+		                             kind, name, (size_t)nlen) >= 0)
+			return -1;
 		last_kind = kind;
 		last_name = name;
 		last_len = (size_t)nlen;
-		while (i < s->n && (c = cmp_entry(&s->v[i], kind,
-		                        (const char *)name, (size_t)nlen)) < 0)
+		while (i < s->n && (c = cmp_name(s, &s->v[i], kind, name,
+		                        (size_t)nlen)) < 0)
 			s->tmp[o++] = s->v[i++];
+		e = &s->tmp[o++];
 		if (i < s->n && c == 0) {
-			s->tmp[o] = s->v[i++];
+			*e = s->v[i++];
 		} else {
-			memset(&s->tmp[o], 0, sizeof(s->tmp[o]));
-			s->tmp[o].kind = kind;
-			s->tmp[o].name =
-			    xstrndup((const char *)name, (size_t)nlen);
-			s->tmp[o].len = (size_t)nlen;
+			int64_t off = name_add(s, name, (size_t)nlen);
+
+			if (off < 0)
+				return -1;
+			memset(e, 0, sizeof(*e));
+			e->kind = kind;
+			e->off = (uint32_t)off;
+			e->len = (uint32_t)nlen;
 		}
 		for (k = 0; k < BD_N; k++)
-			s->tmp[o].n[k] += n[k];
-		o++;
+			e->n[k] += n[k];
 	}
 	while (i < s->n)
 		s->tmp[o++] = s->v[i++];
@@ -309,108 +346,103 @@ set_merge_blob(struct bd_set *s, const unsigned char *p, size_t len)
 		s->cap_tmp = cap;
 	}
 	return 0;
-bad:
-	/* Names copied for entries new to s are freed; s keeps its own. */
-	{
-		size_t j;
-
-		for (j = 0; j < o; j++) {
-			size_t m;
-			int own = 0;
-
-			for (m = 0; m < s->n && !own; m++)
-				own = s->tmp[j].name == s->v[m].name;
-			if (!own)
-				free(s->tmp[j].name);
-		}
-	}
-	return -1;
 }
 
-/* ---- reading and writing rows --------------------------------------------
+/* ---- the SQL functions ----------------------------------------------------
  */
 
-static int
-corrupt(
-    struct store *st, const char *identity, int64_t hour, struct rb_error *err)
+static void
+fn_error(sqlite3_context *ctx)
 {
-	return rb_error_set(err, EIO,
-	    "%s: breakdown of %s at hour %lld: not a breakdown blob", st->path,
-	    identity, (long long)hour);
+	sqlite3_result_error(ctx, "not a breakdown blob", -1);
+	sqlite3_result_error_code(ctx, SQLITE_CORRUPT);
 }
 
-int
-breakdown_add(struct store *st, const char *identity, int64_t hour,
-    struct bd_set *delta, struct buf *scratch, struct rb_error *err)
+/* The blob of s as the function's result (s emptied). */
+static void
+fn_result(sqlite3_context *ctx, struct bd_set *s)
 {
-	static const char get[] =
-	    "SELECT data FROM breakdown WHERE identity = ?1 AND hour = ?2";
-	static const char put[] =
-	    "INSERT INTO breakdown(identity, hour, data) VALUES (?1, ?2, ?3)"
-	    " ON CONFLICT(identity, hour) DO UPDATE SET data = excluded.data";
-	sqlite3_stmt *s;
-	int rc;
+	struct buf b;
+	size_t len;
+	unsigned char *p;
 
-	if (delta->n == 0)
-		return 0;
-	set_sort(delta);
-	if ((s = query_stmt(st, get, err)) == NULL)
-		return -1;
-	(void)bind_text(s, 1, identity);
-	(void)sqlite3_bind_int64(s, 2, hour);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && set_merge_blob(delta, sqlite3_column_blob(s, 0),
-	                            (size_t)sqlite3_column_bytes(s, 0)) < 0) {
-		(void)sqlite3_reset(s);
-		return corrupt(st, identity, hour, err);
+	buf_init(&b, BD_MAX_BLOB);
+	if (bd_set_encode(s, &b) < 0) {
+		buf_free(&b);
+		sqlite3_result_error_toobig(ctx);
+		return;
 	}
-	(void)sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_db_error(st, "breakdown", err);
-	if (set_encode(delta, scratch) < 0)
-		return rb_error_set(err, EOVERFLOW,
-		    "breakdown of %s at hour %lld: over %u bytes", identity,
-		    (long long)hour, BD_MAX_BLOB);
-	if ((s = query_stmt(st, put, err)) == NULL)
-		return -1;
-	(void)bind_text(s, 1, identity);
-	(void)sqlite3_bind_int64(s, 2, hour);
-	(void)sqlite3_bind_blob64(
-	    s, 3, scratch->data, scratch->len, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	(void)sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_db_error(st, "update breakdown", err);
-	return 0;
+	p = buf_take(&b, &len);
+	sqlite3_result_blob64(ctx, p, len, free);
 }
 
-int
-breakdown_window(struct store *st, const char *identity, int64_t h0, int64_t h1,
-    struct bd_set *set_r, struct rb_error *err)
+/* rebound_bd_add(a, b): a + b, NULL + x = x. */
+static void
+fn_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	static const char sql[] =
-	    "SELECT hour, data FROM breakdown"
-	    " WHERE identity = ?1 AND hour BETWEEN ?2 AND ?3";
-	sqlite3_stmt *s = query_stmt(st, sql, err);
-	int rc;
+	struct bd_set s = {0};
+	int i;
 
-	if (s == NULL)
-		return -1;
-	(void)bind_text(s, 1, identity);
-	(void)sqlite3_bind_int64(s, 2, h0);
-	(void)sqlite3_bind_int64(s, 3, h1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (set_merge_blob(set_r, sqlite3_column_blob(s, 1),
-		        (size_t)sqlite3_column_bytes(s, 1)) < 0) {
-			int64_t hour = sqlite3_column_int64(s, 0);
-
-			(void)sqlite3_reset(s);
-			return corrupt(st, identity, hour, err);
+	rb_assert(argc == 2);
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+	    sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+		sqlite3_result_value(ctx,
+		    argv[sqlite3_value_type(argv[0]) == SQLITE_NULL ? 1 : 0]);
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		if (bd_set_merge_blob(&s, sqlite3_value_blob(argv[i]),
+		        (size_t)sqlite3_value_bytes(argv[i])) < 0) {
+			bd_set_free(&s);
+			fn_error(ctx);
+			return;
 		}
 	}
-	(void)sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_db_error(st, "breakdown", err);
+	fn_result(ctx, &s);
+	bd_set_free(&s);
+}
+
+/* rebound_bd(x): the sum of the rows' blobs (none: NULL). */
+static void
+agg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct bd_set *s = sqlite3_aggregate_context(ctx, sizeof(*s));
+
+	rb_assert(argc == 1);
+	if (s == NULL) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		return;
+	if (bd_set_merge_blob(s, sqlite3_value_blob(argv[0]),
+	        (size_t)sqlite3_value_bytes(argv[0])) < 0)
+		fn_error(ctx);
+}
+
+static void
+agg_final(sqlite3_context *ctx)
+{
+	struct bd_set *s = sqlite3_aggregate_context(ctx, 0);
+
+	if (s == NULL || s->n == 0)
+		sqlite3_result_null(ctx);
+	else
+		fn_result(ctx, s);
+	if (s != NULL)
+		bd_set_free(s);
+}
+
+int
+breakdown_register(sqlite3 *db)
+{
+	int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
+
+	if (sqlite3_create_function_v2(db, "rebound_bd_add", 2, flags, NULL,
+	        fn_add, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function_v2(db, "rebound_bd", 1, flags, NULL, NULL,
+	        agg_step, agg_final, NULL) != SQLITE_OK)
+		return -1;
 	return 0;
 }
 
@@ -439,7 +471,7 @@ bd_set_lists(const struct bd_set *s, struct store_breakdown **reasons_r,
 		const struct bd_entry *e = &s->v[i];
 		struct store_breakdown *b = &v[e->kind][n[e->kind]++];
 
-		b->name = e->name;
+		b->name = name_of(s, e);
 		b->hard = e->n[BD_HARD];
 		b->soft = e->n[BD_SOFT];
 		b->undetermined = e->n[BD_UNDETERMINED];
@@ -457,14 +489,41 @@ bd_set_lists(const struct bd_set *s, struct store_breakdown **reasons_r,
 	*n_providers_r = n[BD_PROVIDER];
 }
 
-/* ---- the fingerprint and the rebuild --------------------------------------
+/* ---- the fingerprint and the recount --------------------------------------
  */
 
-/* Recount every breakdown row from the events, in the open transaction:
- * by identity and time (events_identity_time), one identity and hour at
- * a time, so memory stays that of one row. */
+/* The blob of s into the counters row of identity and hour (none: the
+ * hour's counters are gone, and its events with them soon). */
 static int
-rebuild(struct store *st, struct rb_error *err)
+put_row(struct store *st, const char *identity, int64_t hour, struct bd_set *s,
+    struct buf *blob, struct rb_error *err)
+{
+	static const char sql[] = "UPDATE counters SET breakdown = ?3"
+	                          " WHERE identity = ?1 AND hour = ?2";
+	sqlite3_stmt *q;
+	int rc;
+
+	if (bd_set_encode(s, blob) < 0)
+		return rb_error_set(err, EOVERFLOW,
+		    "breakdown of %s at hour %lld: over %u bytes", identity,
+		    (long long)hour, BD_MAX_BLOB);
+	if ((q = query_stmt(st, sql, err)) == NULL)
+		return -1;
+	(void)bind_text(q, 1, identity);
+	(void)sqlite3_bind_int64(q, 2, hour);
+	(void)sqlite3_bind_blob64(q, 3, blob->data, blob->len, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	(void)sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return store_db_error(st, "recount breakdown", err);
+	return 0;
+}
+
+/* Recount every breakdown from the events, in the open transaction: by
+ * identity and time (events_identity_time), one identity and hour at a
+ * time, so memory stays that of one row. */
+static int
+recount(struct store *st, struct rb_error *err)
 {
 	static const char sql[] =
 	    "SELECT identity, time, type, bounce_type, reason, domain,"
@@ -478,42 +537,44 @@ rebuild(struct store *st, struct rb_error *err)
 	sqlite3_stmt *s;
 	int rc, ret = 0;
 
-	if (store_exec(st, "DELETE FROM breakdown", err) < 0)
+	if (store_exec(st,
+	        "UPDATE counters SET breakdown = NULL"
+	        " WHERE breakdown IS NOT NULL",
+	        err) < 0)
 		return -1;
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return store_db_error(st, "rebuild breakdown", err);
+		return store_db_error(st, "recount breakdown", err);
 	buf_init(&blob, BD_MAX_BLOB);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *id = col_text(s, 0), *type = col_text(s, 2);
 		int64_t hour =
 		    breakdown_hour((time_t)sqlite3_column_int64(s, 1));
+		size_t len = id != NULL ? strlen(id) : 0;
 
-		if (id == NULL || type == NULL)
+		/* Longer: not an identity store_identity_normalize gives. */
+		if (type == NULL || len == 0 || len >= sizeof(cur))
 			continue;
 		if (set.n > 0 && (hour != cur_hour || strcmp(id, cur) != 0)) {
-			if ((ret = breakdown_add(
+			if ((ret = put_row(
 			         st, cur, cur_hour, &set, &blob, err)) < 0)
 				break;
 			bd_set_clear(&set);
 		}
-		if (strlen(id) >= sizeof(cur))
-			continue;
-		memcpy(cur, id, strlen(id) + 1);
+		memcpy(cur, id, len + 1);
 		cur_hour = hour;
 		bd_set_event(&set, type, col_text(s, 3), col_text(s, 4),
 		    providers_lookup(st->providers, col_text(s, 5)),
 		    col_text(s, 6));
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_db_error(st, "rebuild breakdown", err);
+		ret = store_db_error(st, "recount breakdown", err);
 	sqlite3_finalize(s);
 	if (ret == 0 && set.n > 0)
-		ret = breakdown_add(st, cur, cur_hour, &set, &blob, err);
+		ret = put_row(st, cur, cur_hour, &set, &blob, err);
 	bd_set_free(&set);
 	buf_free(&blob);
 	return ret;
 }
-
 /* The fingerprint the counts were made with into out ("" if none):
  * 0, or -1 with err. */
 static int
@@ -557,7 +618,7 @@ breakdown_check(struct store *st, struct rb_error *err)
 		goto fail;
 	if (strcmp(have, want) == 0)
 		return store_commit(st, err);
-	if (rebuild(st, err) < 0)
+	if (recount(st, err) < 0)
 		goto fail;
 	if (sqlite3_prepare_v2(st->db,
 	        "INSERT INTO store_meta(name, value) VALUES (?1, ?2)"

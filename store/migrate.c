@@ -172,18 +172,13 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_breakdown ON events(identity, time, type,"
 	"  bounce_type, reason, domain, feedback_type, trusted)"
 	"  WHERE trusted = 1 AND type IN ('Bounce', 'Complaint');",
-	/* 5: the breakdowns counted at ingest (breakdown.c): a reputation
-	 * reads one row per hour of its window, not every event; the index
-	 * of migration 4 served only the count by event and goes.  The
-	 * rows are made from the events at the first open (breakdown_check,
-	 * which store_meta tells what to redo). */
-	"CREATE TABLE breakdown ("
-	"  identity TEXT NOT NULL,"
-	"  hour INTEGER NOT NULL,"              /* unix time / 3600 */
-	"  data BLOB NOT NULL,"                 /* entries, see breakdown.c */
-	"  PRIMARY KEY (identity, hour)"
-	") WITHOUT ROWID;"
-	"CREATE INDEX breakdown_hour ON breakdown(hour);"
+	/* 5: the breakdowns counted at ingest (breakdown.c), in the
+	 * counters row of their identity and hour: a reputation reads the
+	 * rows of its window once, not every event.  The index of migration
+	 * 4 served only the count by event and goes.  The blobs are made
+	 * from the events at the first open (breakdown_check, which
+	 * store_meta tells what to redo). */
+	"ALTER TABLE counters ADD COLUMN breakdown BLOB;"
 	/* Marks of the store itself (name -> value). */
 	"CREATE TABLE store_meta ("
 	"  name TEXT PRIMARY KEY,"

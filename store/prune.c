@@ -1,7 +1,7 @@
 /*
  * prune: retention.  Raw messages older than retention.raw, messages
  * (with their events and review rows, by foreign-key cascade) older than
- * retention.events, counters and breakdown counts, alert transitions and
+ * retention.events, counters (with their breakdowns), alert transitions and
  * unpublished outbox rows of that age, and expired global suppressions
  * older than suppression.forget.  Ages count from when rebound stored a
  * row.  Each delete takes at most retention.prune_batch rows and is its
@@ -73,12 +73,6 @@ store_prune(struct store *st, time_t now, struct store_prune_summary *r,
 		rc = prune_loop(st,
 		    "DELETE FROM counters WHERE"
 		    " (identity, hour) IN (SELECT identity, hour FROM counters"
-		    " WHERE hour < ?1 / 3600 LIMIT ?2)",
-		    ev_cut, &sum, &other, err);
-	if (rc == 0)
-		rc = prune_loop(st,
-		    "DELETE FROM breakdown WHERE"
-		    " (identity, hour) IN (SELECT identity, hour FROM breakdown"
 		    " WHERE hour < ?1 / 3600 LIMIT ?2)",
 		    ev_cut, &sum, &other, err);
 	if (rc == 0)

@@ -48,7 +48,7 @@ rates_window_hours(time_t now, uint64_t window, int64_t *h0, int64_t *h1)
 
 int
 rates_add(struct store *st, const char *identity, time_t t,
-    const struct counts *c, struct rb_error *err)
+    const struct counts *c, const struct buf *bd, struct rb_error *err)
 {
 	sqlite3_stmt *s = store_stmt(st, STMT_COUNTER_ADD, err);
 
@@ -66,6 +66,11 @@ rates_add(struct store *st, const char *identity, time_t t,
 	(void)sqlite3_bind_int64(s, 10, c->deliveries);
 	(void)sqlite3_bind_int64(s, 11, c->delays);
 	(void)sqlite3_bind_int64(s, 12, c->untrusted);
+	if (bd != NULL && bd->len > 0)
+		(void)sqlite3_bind_blob64(
+		    s, 13, bd->data, bd->len, SQLITE_STATIC);
+	else
+		(void)sqlite3_bind_null(s, 13);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		store_db_error(st, "update counters", err);
 		(void)sqlite3_reset(s);
@@ -192,7 +197,7 @@ store_sends_add(struct store *st, const char *identity, uint64_t count,
 	c.sends = (int64_t)count;
 	if (store_begin(st, err) < 0)
 		return -1;
-	if (rates_add(st, id, at, &c, err) < 0 ||
+	if (rates_add(st, id, at, &c, NULL, err) < 0 ||
 	    rates_evaluate(st, id, now, &n, err) < 0) {
 		store_rollback(st);
 		return -1;
@@ -253,7 +258,7 @@ rates_send_line(struct store *st, const char *line, size_t len, time_t now,
 	c.sends = json_is_array(dest) && json_array_size(dest) > 0
 	              ? (int64_t)json_array_size(dest)
 	              : 1;
-	if (rates_add(st, id, at, &c, err) < 0) {
+	if (rates_add(st, id, at, &c, NULL, err) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -341,9 +346,12 @@ store_sends_import(struct store *st, FILE *fp, const char *name, time_t now,
 
 /* ---- stats --------------------------------------------------------------- */
 
-int
-rates_sum(struct store *st, const char *identity, int64_t h0, int64_t h1,
-    struct store_identity_stats *r, struct rb_error *err)
+/* The sums of the counters of identity in hours [h0, h1] into *r, and
+ * with set_r not NULL the sum of their breakdowns into *set_r: one pass
+ * over the hours. */
+static int
+sum_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
+    struct store_identity_stats *r, struct bd_set *set_r, struct rb_error *err)
 {
 	static const char sql[] =
 	    "SELECT coalesce(sum(sends), 0), coalesce(sum(hard), 0),"
@@ -352,34 +360,59 @@ rates_sum(struct store *st, const char *identity, int64_t h0, int64_t h1,
 	    " coalesce(sum(auto_replies), 0), coalesce(sum(deliveries), 0),"
 	    " coalesce(sum(delays), 0), coalesce(sum(untrusted), 0)"
 	    " FROM counters WHERE identity = ?1 AND hour BETWEEN ?2 AND ?3";
+	/* The rows, summed here: SQLite's sum() of ten columns and an
+	 * aggregate of the blobs cost more than the columns read. */
+	static const char sql_rows[] =
+	    "SELECT sends, hard, soft, undetermined, complaints, not_spam,"
+	    " auto_replies, deliveries, delays, untrusted, breakdown"
+	    " FROM counters WHERE identity = ?1 AND hour BETWEEN ?2 AND ?3";
+	uint64_t v[10] = {0};
 	sqlite3_stmt *s;
-	int rc;
+	int rc, i;
 
 	memset(r, 0, sizeof(*r));
-	if ((s = query_stmt(st, sql, err)) == NULL)
+	if ((s = query_stmt(st, set_r != NULL ? sql_rows : sql, err)) == NULL)
 		return -1;
 	(void)bind_text(s, 1, identity);
 	(void)sqlite3_bind_int64(s, 2, h0);
 	(void)sqlite3_bind_int64(s, 3, h1);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		r->sends = (uint64_t)sqlite3_column_int64(s, 0);
-		r->hard = (uint64_t)sqlite3_column_int64(s, 1);
-		r->soft = (uint64_t)sqlite3_column_int64(s, 2);
-		r->undetermined = (uint64_t)sqlite3_column_int64(s, 3);
-		r->complaints = (uint64_t)sqlite3_column_int64(s, 4);
-		r->not_spam = (uint64_t)sqlite3_column_int64(s, 5);
-		r->auto_replies = (uint64_t)sqlite3_column_int64(s, 6);
-		r->deliveries = (uint64_t)sqlite3_column_int64(s, 7);
-		r->delays = (uint64_t)sqlite3_column_int64(s, 8);
-		r->untrusted = (uint64_t)sqlite3_column_int64(s, 9);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		for (i = 0; i < 10; i++)
+			v[i] += (uint64_t)sqlite3_column_int64(s, i);
+		if (set_r == NULL)
+			break;
+		if (sqlite3_column_type(s, 10) != SQLITE_NULL &&
+		    bd_set_merge_blob(set_r, sqlite3_column_blob(s, 10),
+		        (size_t)sqlite3_column_bytes(s, 10)) < 0) {
+			(void)sqlite3_reset(s);
+			return rb_error_set(err, EIO,
+			    "%s: breakdown of %s: not a breakdown blob",
+			    st->path, identity);
+		}
 	}
 	(void)sqlite3_reset(s);
-	if (rc != SQLITE_ROW)
+	if (rc != SQLITE_DONE && !(set_r == NULL && rc == SQLITE_ROW))
 		return store_db_error(st, "stats", err);
+	r->sends = v[0];
+	r->hard = v[1];
+	r->soft = v[2];
+	r->undetermined = v[3];
+	r->complaints = v[4];
+	r->not_spam = v[5];
+	r->auto_replies = v[6];
+	r->deliveries = v[7];
+	r->delays = v[8];
+	r->untrusted = v[9];
 	r->identity = identity;
 	rates_finish(&st->conf.th, r);
 	return 0;
+}
+
+int
+rates_sum(struct store *st, const char *identity, int64_t h0, int64_t h1,
+    struct store_identity_stats *r, struct rb_error *err)
+{
+	return sum_hours(st, identity, h0, h1, r, NULL, err);
 }
 
 void
@@ -404,7 +437,7 @@ rates_finish(const struct store_thresholds *th, struct store_identity_stats *r)
 }
 
 /* The stats of one identity over hours [h0, h1], its breakdowns from
- * the breakdown table: a row per hour whatever the events. */
+ * the same counters rows: one per hour whatever the events. */
 static int
 identity_stats(struct store *st, const char *identity, int64_t h0, int64_t h1,
     store_stats_fn *fn, void *ctx, int *stop_r, struct rb_error *err)
@@ -413,9 +446,7 @@ identity_stats(struct store *st, const char *identity, int64_t h0, int64_t h1,
 	struct store_breakdown *reasons, *providers;
 	struct bd_set set = {0};
 
-	if (rates_sum(st, identity, h0, h1, &r, err) < 0)
-		return -1;
-	if (breakdown_window(st, identity, h0, h1, &set, err) < 0) {
+	if (sum_hours(st, identity, h0, h1, &r, &set, err) < 0) {
 		bd_set_free(&set);
 		return -1;
 	}

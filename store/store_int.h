@@ -302,8 +302,10 @@ struct counts {
 	int64_t sends, hard, soft, undetermined, complaints, not_spam;
 	int64_t auto_replies, deliveries, delays, untrusted;
 };
+/* c (and the breakdown blob bd, NULL: none) into the counters of the
+ * identity's hour of t. */
 int rates_add(struct store *st, const char *identity, time_t t,
-    const struct counts *c, struct rb_error *err) RB_WUR;
+    const struct counts *c, const struct buf *bd, struct rb_error *err) RB_WUR;
 /* Evaluate alerts of one identity at now; *n_r += transitions. */
 int rates_evaluate(struct store *st, const char *identity, time_t now,
     uint64_t *n_r, struct rb_error *err) RB_WUR;
@@ -325,8 +327,8 @@ int rates_evaluate_set(struct store *st, void *identities, time_t now,
     uint64_t *n_r, struct rb_error *err) RB_WUR;
 
 /* breakdown.c: the per identity and hour counts of the breakdowns by
- * reason and by provider.  A set of entries (kind, name, counts), as
- * counted or read; zero-initialised is empty. */
+ * reason and by provider (counters.breakdown).  A set of entries (kind, name,
+ * counts), as counted or read; zero-initialised is empty. */
 enum { BD_REASON, BD_PROVIDER };
 /* Bytes of a blob at most: every reason and a whole provider table would
  * not reach it; a bigger one is not ours. */
@@ -334,14 +336,14 @@ enum { BD_REASON, BD_PROVIDER };
 enum { BD_HARD, BD_SOFT, BD_UNDETERMINED, BD_COMPLAINTS, BD_TOTAL, BD_N };
 struct bd_entry {
 	int kind;
-	char *name; /* malloc'd, len bytes and a NUL */
-	size_t len;
+	uint32_t off, len; /* the name: len bytes at off of the names */
 	uint64_t n[BD_N];
 };
 struct bd_set {
 	struct bd_entry *v, *tmp; /* tmp: scratch of a merge */
 	size_t n, cap, cap_tmp;
-	int sorted; /* v in (kind, name) order */
+	struct buf names; /* NUL-terminated names of the entries */
+	int sorted;       /* v in (kind, name) order */
 };
 /* Does an events row of this type and trusted value count in one? */
 int bd_counted(const char *type, int trusted);
@@ -356,17 +358,17 @@ void bd_set_free(struct bd_set *s);
 void bd_set_lists(const struct bd_set *s, struct store_breakdown **reasons_r,
     size_t *n_reasons_r, struct store_breakdown **providers_r,
     size_t *n_providers_r);
+/* Add the entries of a blob (of a counters row, or of rebound_bd) to
+ * s: 0, or -1 if it is not one of ours (s unchanged then). */
+int bd_set_merge_blob(struct bd_set *s, const void *blob, size_t len) RB_WUR;
+/* The blob of s (sorted here) into b: 0, or -1 past BD_MAX_BLOB. */
+int bd_set_encode(struct bd_set *s, struct buf *b) RB_WUR;
 /* The hour bucket of t (floor of t / 3600). */
 int64_t breakdown_hour(time_t t);
-/* Add delta (sorted here) to the row of identity and hour, in the open
- * transaction; scratch holds the blob. */
-int breakdown_add(struct store *st, const char *identity, int64_t hour,
-    struct bd_set *delta, struct buf *scratch, struct rb_error *err) RB_WUR;
-/* Add the rows of identity in hours [h0, h1] to *set_r. */
-int breakdown_window(struct store *st, const char *identity, int64_t h0,
-    int64_t h1, struct bd_set *set_r, struct rb_error *err) RB_WUR;
-/* At open: rebuild the table from the events unless it was made with
- * this handle's provider table (store_meta). */
+/* The SQL functions rebound_bd_add and rebound_bd on a connection. */
+int breakdown_register(sqlite3 *db) RB_WUR;
+/* At open: recount the breakdowns from the events unless they were made
+ * with this handle's provider table (store_meta). */
 int breakdown_check(struct store *st, struct rb_error *err) RB_WUR;
 
 /* suppress.c: the automatic suppressions of one events row. */
