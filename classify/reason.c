@@ -174,7 +174,7 @@ static const struct {
     {"but sender was rejected", "MAIL"},
     {"after mail from", "MAIL"},
     {"but my name was rejected", "EHLO"},
-    {"but greeting failed", "EHLO"},
+    {"but greeting failed", "CONN"},
     {"after initial connection", "CONN"},
     {"connection greeting", "CONN"},
     /* Gmail's older notices: the state of its SMTP client. */
