@@ -158,6 +158,12 @@ text_address(struct classify_arena *a, const char *s)
 			en = gt;
 			while (st < en && (*st == ' '))
 				st++;
+			/* Exchange and Office 365 write the link form
+			 * "a@b<mailto:a@b>": the address is after the
+			 * scheme. */
+			if ((size_t)(en - st) > 7 &&
+			    g_ascii_strncasecmp(st, "mailto:", 7) == 0)
+				st += 7;
 			while (en > st && en[-1] == ' ')
 				en--;
 			if (en > st)

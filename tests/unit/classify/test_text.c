@@ -124,6 +124,9 @@ test_address(struct classify_arena *a)
 		/* Sendmail transcripts: the innermost bracket is the address. */
 		{"<<< 550 <kim@example.org>... User unknown", "kim@example.org"},
 		{"<< 550 <a@b>", "a@b"},
+		/* Exchange's link form: the address, not the scheme. */
+		{"ann@example.org<mailto:ann@example.org>", "ann@example.org"},
+		{"<MAILTO:ann@example.org>", "ann@example.org"},
 	};
 	/* clang-format on */
 	size_t i;
