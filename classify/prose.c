@@ -70,6 +70,32 @@ inline_original(struct classify_ctx *c, struct span rest)
 		ctx_set_original(c, &h);
 }
 
+/*
+ * A MIME part that is the returned message's header block itself, with
+ * no message/rfc822 wrapper (some MTAs put the original's "Received:",
+ * "From:" ... right after the boundary): its part headers are the
+ * original headers.
+ */
+static void
+part_original(struct classify_ctx *c)
+{
+	size_t i;
+
+	if (c->v->original.message_id != NULL || c->v->original.from != NULL)
+		return;
+	for (i = 1; i < c->tree.n; i++) {
+		const struct mime_part *p = &c->tree.parts[i];
+
+		if (p->in_message || p->parent != 0)
+			continue;
+		if (mime_header_raw(&p->headers, "Message-ID") != NULL &&
+		    mime_header_raw(&p->headers, "From") != NULL) {
+			ctx_set_original(c, &p->headers);
+			return;
+		}
+	}
+}
+
 static bool
 excluded(struct classify_ctx *c, const char *addr, bool self_ok)
 {
@@ -368,6 +394,7 @@ prose_read(struct classify_ctx *c)
 	weak = !from_hit && xf == NULL && !returned;
 	ctx_find_original(c);
 	inline_original(c, rest);
+	part_original(c);
 	if (xf != NULL) {
 		/* Exim: the header lists every failed address. */
 		char *list = arena_strdup(c->a, xf), *save = NULL, *tok;
