@@ -261,6 +261,7 @@ reason_text(struct classify_arena *a, struct classify_recipient *r)
 
 	if (r->status_note != NULL)
 		d = arena_printf(a, "%s %s", d, r->status_note);
+	d = text_join_reply(a, d);
 	r->command = reason_smtp_command(a, d);
 	if (r->command == NULL && r->context != NULL)
 		r->command = reason_smtp_command(a, r->context);
@@ -337,7 +338,8 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
     struct classify_recipient *r)
 {
 	const char *text = reason_text(a, r);
-	const char *ctx = r->context != NULL ? r->context : "";
+	const char *ctx =
+	    r->context != NULL ? text_join_reply(a, r->context) : "";
 	const struct rule_subject subj = {
 	    r->status, r->reply_code, r->address, r->hosts, r->command, 0};
 	struct status_info si;
