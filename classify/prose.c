@@ -480,6 +480,24 @@ prose_read(struct classify_ctx *c)
 			}
 		}
 	}
+	/* au (KDDI) marks the notice of a message its spam filter refused
+	 * with "X-SPASIGN: NG": whatever the wording, a filter. */
+	{
+		const char *spa = mime_header_get(c->a, c->top, "X-SPASIGN");
+
+		if (spa != NULL && g_ascii_strncasecmp(spa, "NG", 2) == 0) {
+			for (i = before; i < c->n_rcpts; i++) {
+				struct classify_recipient *r = &c->rcpts[i];
+
+				r->reason = CLASSIFY_R_FILTERED;
+				r->evidence.kind = CLASSIFY_EV_REPORT;
+				r->evidence.what = "X-SPASIGN: NG (the "
+				                   "receiver's spam filter)";
+				r->bounce_type = reason_bounce_type(
+				    r->reason, r->status, r->reply_code);
+			}
+		}
+	}
 	/* A delay warning in prose: the MTA is still trying. */
 	if (rules_match(c->rules, c->a, RULES_DELAYED, notice.p, notice.len,
 	        NULL, &m)) {
