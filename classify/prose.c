@@ -11,7 +11,10 @@
  * where a [returned-message] rule says the copy of the original starts.
  * Each address in the notice that is not the sender, the report's own
  * addresses or a postmaster is a failed recipient; its diagnostic is the
- * text from its line up to the next recipient's line.
+ * text from its line up to the next recipient's line.  The returned
+ * message is a message/rfc822 part, the text after the marker line, or a
+ * part that is the original's header block itself.  au's "X-SPASIGN: NG"
+ * header names its spam filter as the cause.
  */
 #include <string.h>
 

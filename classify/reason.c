@@ -5,7 +5,9 @@
  *   2. a firm enhanced status code (x.1.1, x.2.2, ...);
  *   3. the first built-in [diagnostic] rule matching the diagnostic (with
  *      the reporting MTA's comment after the Status code);
- *   4. a loose but specific status code through the RFC 3463 table;
+ *   4. a loose but specific status code through the RFC 3463 table (one
+ *      naming only a system, security or network error waits for 5
+ *      and 6);
  *   5. a [diagnostic] rule matching the notice's own words about this
  *      recipient (r->context, see notice.c);
  *   6. a [diagnostic-fallback] rule (generic wordings);
