@@ -103,7 +103,9 @@ reply_prefix(const char *p, const char code[3])
 {
 	size_t i = 4;
 
-	if (memcmp(p, code, 3) != 0 || (p[3] != '-' && p[3] != ' '))
+	/* Byte by byte: p may end (NUL) before three bytes. */
+	if (p[0] != code[0] || p[1] != code[1] || p[2] != code[2] ||
+	    (p[3] != '-' && p[3] != ' '))
 		return 0;
 	/* An enhanced status code after it belongs to the prefix. */
 	if ((p[4] == '2' || p[4] == '4' || p[4] == '5') && p[5] == '.') {
