@@ -44,7 +44,7 @@ format:
 	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run --Werror $(FORMAT_FILES)
+	@scripts/format-check.sh
 
 clean:
 	rm -rf build build-check build-asan build-fuzz

@@ -6,8 +6,12 @@
  * them (most do), the To of the reported message.  Redacted addresses
  * ("xxxxxxxx@example.net") are kept as written: rebound never guesses.
  * The mail object describes the reported message, never the report.
+ * Also Microsoft's older JMRP reports and Apple Mail's unsubscribe
+ * requests, which carry no feedback-report part.
  */
 #include <string.h>
+
+#include <glib.h>
 
 #include "classify_int.h"
 
@@ -87,6 +91,36 @@ jmrp_read(struct classify_ctx *c)
 	return true;
 }
 
+/*
+ * Apple Mail's one-click unsubscribe: a message sent by the subscriber to
+ * the List-Unsubscribe address, marked "X-Apple-Unsubscribe: true".  An
+ * opt-out request from the address in its From.
+ */
+static bool
+apple_unsubscribe_read(struct classify_ctx *c)
+{
+	struct classify_verdict *v = c->v;
+	const char *mark = mime_header_get(c->a, c->top, "X-Apple-Unsubscribe");
+	const char *from;
+
+	if (mark == NULL || g_ascii_strcasecmp(mark, "true") != 0)
+		return false;
+	from = text_address(c->a, v->report_from);
+	if (from == NULL)
+		return false;
+	v->kind = CLASSIFY_KIND_ARF;
+	v->layout = "apple-unsubscribe";
+	v->feedback_type = "opt-out";
+	/* The list's unsubscribe address names the sender it is for. */
+	v->original_mail_from =
+	    text_address(c->a, mime_header_get(c->a, c->top, "To"));
+	add_recipient(c, from);
+	if (c->n_rcpts > 0)
+		c->rcpts[c->n_rcpts - 1].evidence.what =
+		    "X-Apple-Unsubscribe: true (an unsubscribe request)";
+	return true;
+}
+
 bool
 arf_read(struct classify_ctx *c)
 {
@@ -98,7 +132,7 @@ arf_read(struct classify_ctx *c)
 	size_t i;
 
 	if (rp == NULL)
-		return jmrp_read(c);
+		return jmrp_read(c) || apple_unsubscribe_read(c);
 	body = mime_decode(c->a, rp);
 	dsn_fields(c->a, body, &h);
 	v->kind = CLASSIFY_KIND_ARF;

@@ -91,6 +91,12 @@ const char *text_icase_find(const char *hay, size_t len, const char *needle);
 bool text_blank(const char *p, const char *e);
 char *text_collapse(struct classify_arena *a, const char *s, size_t len);
 char *text_lower(struct classify_arena *a, const char *s);
+/* A multi-line SMTP reply read as one: "550-5.7.1 Our system has
+ * detected that this 550-5.7.1 message is ..." without the repeated
+ * "550-5.7.1" prefixes (the first is kept).  s itself when the text has
+ * no continued reply; otherwise in the arena.  s must be collapsed (one
+ * space between words). */
+const char *text_join_reply(struct classify_arena *a, const char *s);
 char *text_valid_utf8(struct classify_arena *a, const char *s, size_t len);
 /* Bare address out of "Name <a@b>", "rfc822; a@b", "<a@b>"; or NULL. */
 const char *text_address(struct classify_arena *a, const char *s);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <glib.h>
 
@@ -220,6 +221,12 @@ recipient_object(
 	jw_open(w, NULL, "{");
 	jw_key(w, "emailAddress");
 	jw_string(w, r->address);
+	/* RFC 3464 2.3.1: the address the sender gave, when an alias or a
+	 * forward turned it into another Final-Recipient (rebound's
+	 * extension; the store suppresses both). */
+	if (r->original != NULL && r->original[0] != '\0' &&
+	    strcasecmp(r->original, r->address) != 0)
+		jw_str(w, "originalRecipient", r->original);
 	if (with_action)
 		jw_str(w, "action", r->action);
 	jw_str(w, "status", r->status);

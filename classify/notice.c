@@ -28,9 +28,14 @@
 static bool
 boilerplate(const char *p, size_t n)
 {
+	/* Postfix's delay template ("Your message could not be delivered
+	 * for more than 4 hour(s). It will be retried until ...") says how
+	 * long, not why. */
 	static const char *const prefixes[] = {"content-", "this is a mime",
 	    "this is a multi", "this is an auto", "this multi-part", "###",
-	    "***", "--", "mime-version:"};
+	    "***", "--", "mime-version:",
+	    "your message could not be delivered for more than",
+	    "it will be retried until"};
 	const char *dash;
 	size_t i;
 

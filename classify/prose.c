@@ -11,7 +11,10 @@
  * where a [returned-message] rule says the copy of the original starts.
  * Each address in the notice that is not the sender, the report's own
  * addresses or a postmaster is a failed recipient; its diagnostic is the
- * text from its line up to the next recipient's line.
+ * text from its line up to the next recipient's line.  The returned
+ * message is a message/rfc822 part, the text after the marker line, or a
+ * part that is the original's header block itself.  au's "X-SPASIGN: NG"
+ * header names its spam filter as the cause.
  */
 #include <string.h>
 
@@ -68,6 +71,32 @@ inline_original(struct classify_ctx *c, struct span rest)
 	if (mime_header_raw(&h, "From") != NULL ||
 	    mime_header_raw(&h, "Message-ID") != NULL)
 		ctx_set_original(c, &h);
+}
+
+/*
+ * A MIME part that is the returned message's header block itself, with
+ * no message/rfc822 wrapper (some MTAs put the original's "Received:",
+ * "From:" ... right after the boundary): its part headers are the
+ * original headers.
+ */
+static void
+part_original(struct classify_ctx *c)
+{
+	size_t i;
+
+	if (c->v->original.message_id != NULL || c->v->original.from != NULL)
+		return;
+	for (i = 1; i < c->tree.n; i++) {
+		const struct mime_part *p = &c->tree.parts[i];
+
+		if (p->in_message || p->parent != 0)
+			continue;
+		if (mime_header_raw(&p->headers, "Message-ID") != NULL &&
+		    mime_header_raw(&p->headers, "From") != NULL) {
+			ctx_set_original(c, &p->headers);
+			return;
+		}
+	}
 }
 
 static bool
@@ -368,6 +397,7 @@ prose_read(struct classify_ctx *c)
 	weak = !from_hit && xf == NULL && !returned;
 	ctx_find_original(c);
 	inline_original(c, rest);
+	part_original(c);
 	if (xf != NULL) {
 		/* Exim: the header lists every failed address. */
 		char *list = arena_strdup(c->a, xf), *save = NULL, *tok;
@@ -450,6 +480,24 @@ prose_read(struct classify_ctx *c)
 					if (r->status[0] == '\0')
 						r->status = copy.status;
 				}
+			}
+		}
+	}
+	/* au (KDDI) marks the notice of a message its spam filter refused
+	 * with "X-SPASIGN: NG": whatever the wording, a filter. */
+	{
+		const char *spa = mime_header_get(c->a, c->top, "X-SPASIGN");
+
+		if (spa != NULL && g_ascii_strncasecmp(spa, "NG", 2) == 0) {
+			for (i = before; i < c->n_rcpts; i++) {
+				struct classify_recipient *r = &c->rcpts[i];
+
+				r->reason = CLASSIFY_R_FILTERED;
+				r->evidence.kind = CLASSIFY_EV_REPORT;
+				r->evidence.what = "X-SPASIGN: NG (the "
+				                   "receiver's spam filter)";
+				r->bounce_type = reason_bounce_type(
+				    r->reason, r->status, r->reply_code);
 			}
 		}
 	}

@@ -5,7 +5,9 @@
  *   2. a firm enhanced status code (x.1.1, x.2.2, ...);
  *   3. the first built-in [diagnostic] rule matching the diagnostic (with
  *      the reporting MTA's comment after the Status code);
- *   4. a loose but specific status code through the RFC 3463 table;
+ *   4. a loose but specific status code through the RFC 3463 table (one
+ *      naming only a system, security or network error waits for 5
+ *      and 6);
  *   5. a [diagnostic] rule matching the notice's own words about this
  *      recipient (r->context, see notice.c);
  *   6. a [diagnostic-fallback] rule (generic wordings);
@@ -174,7 +176,7 @@ static const struct {
     {"but sender was rejected", "MAIL"},
     {"after mail from", "MAIL"},
     {"but my name was rejected", "EHLO"},
-    {"but greeting failed", "EHLO"},
+    {"but greeting failed", "CONN"},
     {"after initial connection", "CONN"},
     {"connection greeting", "CONN"},
     /* Gmail's older notices: the state of its SMTP client. */
@@ -261,6 +263,7 @@ reason_text(struct classify_arena *a, struct classify_recipient *r)
 
 	if (r->status_note != NULL)
 		d = arena_printf(a, "%s %s", d, r->status_note);
+	d = text_join_reply(a, d);
 	r->command = reason_smtp_command(a, d);
 	if (r->command == NULL && r->context != NULL)
 		r->command = reason_smtp_command(a, r->context);
@@ -317,17 +320,37 @@ outrank_userunknown(const struct classify_rules *rules,
 	}
 }
 
+/*
+ * Reasons a status code gives when it only names the part that failed
+ * (x.3.x the mail system, x.7.x security, x.4.x the network): like the
+ * vague codes, they let the notice's own words and the generic wordings
+ * speak first ("#4.1.9 ... this message has been in the queue too long"
+ * is an expiry).
+ */
+static bool
+catch_all(enum classify_reason reason)
+{
+	return reason == CLASSIFY_R_SYSTEMERROR ||
+	       reason == CLASSIFY_R_SECURITYERROR ||
+	       reason == CLASSIFY_R_NETWORKERROR;
+}
+
 void
 reason_decide(const struct classify_rules *rules, struct classify_arena *a,
     struct classify_recipient *r)
 {
 	const char *text = reason_text(a, r);
-	const char *ctx = r->context != NULL ? r->context : "";
+	const char *ctx =
+	    r->context != NULL ? text_join_reply(a, r->context) : "";
 	const struct rule_subject subj = {
 	    r->status, r->reply_code, r->address, r->hosts, r->command, 0};
 	struct status_info si;
 	struct rule_match m;
-	bool have_status, have_rule, said_unknown = false;
+	/* The generic wordings may outrank a catch-all status, the
+	 * refusing stage alone may not (fsubj names no stage). */
+	const struct rule_subject fsubj = {
+	    r->status, r->reply_code, r->address, r->hosts, NULL, 0};
+	bool have_status, have_rule, said_unknown = false, catch = false;
 	bool delayed = r->action != NULL && strcmp(r->action, "delayed") == 0;
 
 	r->bounce_type = CLASSIFY_BOUNCE_NONE;
@@ -340,6 +363,7 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		return;
 	}
 	have_status = status_lookup(r->status, &si);
+	catch = have_status && !si.vague && catch_all(si.reason);
 	have_rule = rules_match(
 	    rules, a, RULES_DIAGNOSTIC, text, strlen(text), &subj, &m);
 	if (have_rule && (m.user || m.force)) {
@@ -370,7 +394,7 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 			    r->command != NULL ? "after DATA" : "not at RCPT");
 		}
 	} else if (have_status && si.reason != CLASSIFY_R_UNDEFINED &&
-	           !si.vague) {
+	           !si.vague && !catch) {
 		r->reason = si.reason;
 		r->evidence.kind = CLASSIFY_EV_STATUS;
 		r->evidence.what =
@@ -382,9 +406,10 @@ reason_decide(const struct classify_rules *rules, struct classify_arena *a,
 		r->evidence.what =
 		    m.user ? "user rule (notice text)" : "rule (notice text)";
 	} else if (rules_match(rules, a, RULES_FALLBACK, text, strlen(text),
-	               &subj, &m) ||
-	           (ctx[0] != '\0' && rules_match(rules, a, RULES_FALLBACK, ctx,
-	                                  strlen(ctx), &subj, &m))) {
+	               catch ? &fsubj : &subj, &m) ||
+	           (ctx[0] != '\0' &&
+	               rules_match(rules, a, RULES_FALLBACK, ctx, strlen(ctx),
+	                   catch ? &fsubj : &subj, &m))) {
 		/* Generic wordings, read only when nothing said more. */
 		set_rule_evidence(a, r, &m);
 	} else if (delayed &&

@@ -41,8 +41,10 @@ struct rule {
 	char *rcpt_cond;      /* recipient domains (comma-separated), or NULL */
 	char *mta_cond;   /* mail server domains (comma-separated), or NULL */
 	char cmd_cond[8]; /* "" = any; "RCPT", "DATA", "MAIL", ... */
-	/* A lower-case literal every match contains, or NULL: a text
-	 * without it is skipped without running the pattern. */
+	/* Lower-case literals, one of which every match contains (one
+	 * per top-level alternative, each NUL-terminated, an empty string
+	 * ending the list), or NULL: a text without any of them is skipped
+	 * without running the pattern. */
 	char *need;
 	bool has_cond;    /* any of the conditions above is set */
 	char *set_status; /* status the rule implies, or NULL */
@@ -182,16 +184,35 @@ skip_group(const char *p, size_t n, size_t i)
 	return n;
 }
 
+/* Index of the first top-level '|' of p[0..n), or n. */
+static size_t
+top_bar(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		if (p[i] == '\\')
+			i += 2;
+		else if (p[i] == '(' || p[i] == '[')
+			i = skip_group(p, n, i);
+		else if (p[i] == '|')
+			return i;
+		else
+			i++;
+	}
+	return n;
+}
+
 /*
  * The longest run of plain characters at the top level of a pattern
  * (outside groups and classes, not made optional by a quantifier), which
- * every match must contain.  NULL when there is none worth it, when the
- * pattern has a top-level alternative, or for extended patterns.  Bytes
+ * every match must contain, for one alternative (no top-level "|").
+ * NULL when there is none worth it, or for extended patterns.  Bytes
  * above ASCII end a run: caseless matching of those is not a byte test.
  * Caller frees.
  */
 static char *
-required_literal(const char *p, bool extended)
+branch_literal(const char *p, bool extended)
 {
 	size_t n = strlen(p), i = 0, cur = 0, best = 0;
 	char run[RULES_MAX_LINE + 1], keep[RULES_MAX_LINE + 1];
@@ -256,6 +277,97 @@ required_literal(const char *p, bool extended)
 		return NULL;
 	keep[best] = '\0';
 	return xstrdup(keep);
+}
+
+static char *required_literal(const char *p, bool extended);
+
+/*
+ * For a branch with no literal run of its own: the literals of its first
+ * group that every match goes through ("\\b(?:no such user|unknown
+ * user)\\b" needs one of the two), or NULL.  A group made optional by a
+ * quantifier, and lookarounds, which consume nothing, are skipped.
+ */
+static char *
+group_literals(const char *p, bool extended)
+{
+	size_t n = strlen(p), i = 0;
+
+	while (i < n) {
+		if (p[i] == '\\') {
+			i += 2;
+		} else if (p[i] == '[') {
+			i = skip_class(p, n, i);
+		} else if (p[i] == '(') {
+			size_t end = skip_group(p, n, i), in = i + 1;
+			bool optional =
+			    end < n && (p[end] == '?' || p[end] == '*' ||
+			                   (p[end] == '{' && end + 1 < n &&
+			                       p[end + 1] == '0'));
+
+			if (p[in] == '?' && in + 1 < end) {
+				if (p[in + 1] != ':')
+					optional = true; /* lookaround, flags */
+				in += 2;
+			}
+			if (!optional && end > in + 1) {
+				char *inner = xstrndup(p + in, end - 1 - in);
+				char *lits = required_literal(inner, extended);
+
+				free(inner);
+				if (lits != NULL)
+					return lits;
+			}
+			i = end;
+		} else {
+			i++;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The literals of required_literal(): one per top-level alternative
+ * ("a|b|c" needs "a" or "b" or "c"), NULL when any alternative has none.
+ * Caller frees.
+ */
+static char *
+required_literal(const char *p, bool extended)
+{
+	size_t n = strlen(p), start = 0, out = 0, cap = n + 2;
+	char *list = xmalloc(cap);
+
+	while (start <= n) {
+		size_t end = start + top_bar(p + start, n - start);
+		char *branch = xstrndup(p + start, end - start);
+		char *lit = branch_literal(branch, extended);
+		size_t ll;
+
+		if (lit != NULL) {
+			/* One literal: make it a list of one. */
+			ll = strlen(lit) + 1;
+		} else if (!extended &&
+		           (lit = group_literals(branch, extended)) != NULL) {
+			/* No run of its own: a mandatory group's list. */
+			for (ll = 0; lit[ll] != '\0';
+			     ll += strlen(lit + ll) + 1) {
+			}
+		} else {
+			free(branch);
+			free(list);
+			return NULL;
+		}
+		free(branch);
+		if (out + ll + 1 > cap) {
+			cap = out + ll + 1;
+			list = xrealloc(list, cap);
+		}
+		memcpy(list + out, lit, ll);
+		out += ll;
+		free(lit);
+		start = end + 1;
+	}
+	list[out] = '\0';
+	return list;
 }
 
 /* One line: REASON [key=value | force ...] /PATTERN/FLAGS */
@@ -676,7 +788,7 @@ lower_copy(struct classify_arena *a, const char *text, size_t len)
 }
 
 static bool
-may_contain(const struct lowered *l, const char *need)
+may_contain_one(const struct lowered *l, const char *need)
 {
 	size_t i;
 
@@ -688,6 +800,17 @@ may_contain(const struct lowered *l, const char *need)
 			return false;
 	}
 	return strstr(l->text, need) != NULL;
+}
+
+/* Does the text hold one of the literals of a list (see struct rule)? */
+static bool
+may_contain(const struct lowered *l, const char *need)
+{
+	for (; *need != '\0'; need += strlen(need) + 1) {
+		if (may_contain_one(l, need))
+			return true;
+	}
+	return false;
 }
 
 /* Per-message scratch: the match data, and the last text lowered (the

@@ -2,8 +2,9 @@
  * Amazon SES notifications delivered by e-mail (SNS topic subscriptions):
  * the body is SES's own JSON, {"notificationType": "Bounce" | "Complaint"
  * | "Delivery", ...} or an SNS envelope whose "Message" holds it as a
- * string.  SNS wraps long lines of the body, inside strings too, so the
- * line breaks are removed before parsing.  The recipients keep SES's
+ * string.  SNS wraps long lines of the body, inside strings too (a "!"
+ * ends the broken line, a space starts the next), so the line breaks and
+ * those marks are removed before parsing.  The recipients keep SES's
  * status and diagnostic; the reason is decided as for any bounce.
  */
 #include <string.h>
@@ -166,6 +167,14 @@ sesjson_read(struct classify_ctx *c)
 		return false;
 	flat = arena_alloc(c->a, (size_t)(e - s) + 1);
 	for (i = 0; i < (size_t)(e - s); i++) {
+		/* SNS breaks a long line as "!", LF, space: the three are
+		 * not part of the JSON (raw JSON never has a line ending in
+		 * "!"). */
+		if (s[i] == '!' && i + 2 < (size_t)(e - s) &&
+		    s[i + 1] == '\n' && s[i + 2] == ' ') {
+			i += 2;
+			continue;
+		}
 		if (s[i] != '\n')
 			flat[j++] = s[i];
 	}

@@ -25,7 +25,7 @@ static const struct status_entry status_table[] = {
     {"1.1", CLASSIFY_R_USERUNKNOWN, true},  /* bad destination mailbox */
     {"1.2", CLASSIFY_R_HOSTUNKNOWN, true},  /* bad destination system */
     {"1.3", CLASSIFY_R_USERUNKNOWN, false}, /* bad mailbox syntax */
-    {"1.4", CLASSIFY_R_USERUNKNOWN, false}, /* ambiguous mailbox */
+    {"1.4", CLASSIFY_R_FILTERED, false},    /* ambiguous mailbox */
     {"1.5", CLASSIFY_R_DELIVERED, false},
     {"1.6", CLASSIFY_R_HASMOVED, true},      /* mailbox has moved */
     {"1.7", CLASSIFY_R_REJECTED, true},      /* bad sender mailbox syntax */
@@ -34,10 +34,10 @@ static const struct status_entry status_table[] = {
     {"1.10", CLASSIFY_R_USERUNKNOWN, false}, /* null MX (RFC 7505) */
     /* X.2 mailbox */
     {"2.0", CLASSIFY_R_FILTERED, false},
-    {"2.1", CLASSIFY_R_SUSPEND, false}, /* mailbox disabled */
+    {"2.1", CLASSIFY_R_FILTERED, false}, /* mailbox disabled */
     {"2.2", CLASSIFY_R_MAILBOXFULL, true},
     {"2.3", CLASSIFY_R_EMAILTOOLARGE, true},
-    {"2.4", CLASSIFY_R_SYSTEMERROR, false}, /* list expansion problem */
+    {"2.4", CLASSIFY_R_FILTERED, false}, /* list expansion problem */
     /* X.3 mail system */
     {"3.0", CLASSIFY_R_SYSTEMERROR, false},
     {"3.1", CLASSIFY_R_SYSTEMFULL, true}, {"3.2", CLASSIFY_R_NOTACCEPT, false},
@@ -58,8 +58,8 @@ static const struct status_entry status_table[] = {
     {"5.1", CLASSIFY_R_SYNTAXERROR, false},
     {"5.2", CLASSIFY_R_SYNTAXERROR, false},
     {"5.3", CLASSIFY_R_RATELIMITED, false}, /* too many recipients */
-    {"5.4", CLASSIFY_R_SYNTAXERROR, false},
-    {"5.5", CLASSIFY_R_SYNTAXERROR, false},
+    {"5.4", CLASSIFY_R_SYSTEMERROR, false}, /* invalid arguments */
+    {"5.5", CLASSIFY_R_SYSTEMERROR, false}, /* wrong protocol version */
     {"5.6", CLASSIFY_R_SYNTAXERROR, false},
     /* X.6 content */
     {"6.0", CLASSIFY_R_CONTENTERROR, false},
@@ -76,7 +76,7 @@ static const struct status_entry status_table[] = {
     /* X.7 security and policy */
     {"7.0", CLASSIFY_R_SECURITYERROR, false},
     {"7.1", CLASSIFY_R_SECURITYERROR, false}, /* delivery not authorized */
-    {"7.2", CLASSIFY_R_POLICYVIOLATION, false},
+    {"7.2", CLASSIFY_R_SECURITYERROR, false},
     {"7.3", CLASSIFY_R_SECURITYERROR, false},
     {"7.4", CLASSIFY_R_SECURITYERROR, false},
     {"7.5", CLASSIFY_R_SECURITYERROR, false},
@@ -84,17 +84,17 @@ static const struct status_entry status_table[] = {
     {"7.7", CLASSIFY_R_SECURITYERROR, false},
     {"7.8", CLASSIFY_R_SECURITYERROR, false},
     {"7.9", CLASSIFY_R_SECURITYERROR, false},
-    {"7.10", CLASSIFY_R_FAILEDSTARTTLS, false},
-    {"7.11", CLASSIFY_R_FAILEDSTARTTLS, false},
+    {"7.10", CLASSIFY_R_SECURITYERROR, false},
+    {"7.11", CLASSIFY_R_SECURITYERROR, false},
     {"7.12", CLASSIFY_R_SECURITYERROR, false},
     {"7.13", CLASSIFY_R_SUSPEND, true}, /* user account disabled */
     {"7.14", CLASSIFY_R_SECURITYERROR, false},
-    {"7.15", CLASSIFY_R_POLICYVIOLATION, false},
-    {"7.16", CLASSIFY_R_POLICYVIOLATION, false},
-    {"7.17", CLASSIFY_R_POLICYVIOLATION, false},
-    {"7.18", CLASSIFY_R_POLICYVIOLATION, false},
-    {"7.19", CLASSIFY_R_POLICYVIOLATION, false},
-    {"7.20", CLASSIFY_R_AUTHFAILURE, false}, /* no passing DKIM */
+    {"7.15", CLASSIFY_R_SECURITYERROR, false}, /* priority too low */
+    {"7.16", CLASSIFY_R_EMAILTOOLARGE, false}, /* too big for priority */
+    {"7.17", CLASSIFY_R_HASMOVED, false},      /* mailbox owner changed */
+    {"7.18", CLASSIFY_R_HASMOVED, false},      /* domain owner changed */
+    {"7.19", CLASSIFY_R_SECURITYERROR, false}, /* RRVS not completed */
+    {"7.20", CLASSIFY_R_AUTHFAILURE, false},   /* no passing DKIM */
     {"7.21", CLASSIFY_R_AUTHFAILURE, false},
     {"7.22", CLASSIFY_R_AUTHFAILURE, false},
     {"7.23", CLASSIFY_R_AUTHFAILURE, false}, /* SPF validation failed */
@@ -142,6 +142,11 @@ status_lookup(const char *status, struct status_info *info_r)
 			info_r->vague = strcmp(rest + 1, ".0") == 0 ||
 			                strcmp(rest, "7.1") == 0 ||
 			                strcmp(rest, "4.1") == 0;
+			/* A transient "unable to route" is a DNS answer still
+			 * being waited for; only a permanent one says the
+			 * domain cannot be routed. */
+			if (status[0] == '4' && strcmp(rest, "4.4") == 0)
+				info_r->reason = CLASSIFY_R_NETWORKERROR;
 			return true;
 		}
 	}

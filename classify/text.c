@@ -96,6 +96,69 @@ text_collapse(struct classify_arena *a, const char *s, size_t len)
 	return o;
 }
 
+/* Length of a reply prefix "550-", "550 ", "550-5.7.1 ", "550 5.7.1 " at
+ * p with the given three digits, or 0. */
+static size_t
+reply_prefix(const char *p, const char code[3])
+{
+	size_t i = 4;
+
+	/* Byte by byte: p may end (NUL) before three bytes. */
+	if (p[0] != code[0] || p[1] != code[1] || p[2] != code[2] ||
+	    (p[3] != '-' && p[3] != ' '))
+		return 0;
+	/* An enhanced status code after it belongs to the prefix. */
+	if ((p[4] == '2' || p[4] == '4' || p[4] == '5') && p[5] == '.') {
+		size_t j = 6, dots = 0;
+
+		while (g_ascii_isdigit(p[j]) || (p[j] == '.' && ++dots == 1))
+			j++;
+		if (dots == 1 && g_ascii_isdigit(p[j - 1]) && p[j] == ' ')
+			i = j + 1;
+	}
+	return i;
+}
+
+const char *
+text_join_reply(struct classify_arena *a, const char *s)
+{
+	const char *p = s, *first = NULL;
+	char code[3], *o;
+	size_t j = 0;
+
+	/* The first reply code standing as a word, with a dash: the
+	 * reply runs over several lines. */
+	for (; *p != '\0'; p++) {
+		if ((p == s || p[-1] == ' ') && (*p == '4' || *p == '5') &&
+		    g_ascii_isdigit(p[1]) && g_ascii_isdigit(p[2]) &&
+		    p[3] == '-') {
+			first = p;
+			break;
+		}
+	}
+	if (first == NULL)
+		return s;
+	memcpy(code, first, 3);
+	o = arena_alloc(a, strlen(s) + 1);
+	memcpy(o, s, (size_t)(first - s));
+	j = (size_t)(first - s);
+	/* Keep the first prefix (it carries the codes), drop the others. */
+	p = first + reply_prefix(first, code);
+	memcpy(o + j, first, (size_t)(p - first));
+	j += (size_t)(p - first);
+	while (*p != '\0') {
+		size_t k;
+
+		if ((p[-1] == ' ') && (k = reply_prefix(p, code)) > 0) {
+			p += k;
+			continue;
+		}
+		o[j++] = *p++;
+	}
+	o[j] = '\0';
+	return o;
+}
+
 char *
 text_lower(struct classify_arena *a, const char *s)
 {
@@ -158,6 +221,12 @@ text_address(struct classify_arena *a, const char *s)
 			en = gt;
 			while (st < en && (*st == ' '))
 				st++;
+			/* Exchange and Office 365 write the link form
+			 * "a@b<mailto:a@b>": the address is after the
+			 * scheme. */
+			if ((size_t)(en - st) > 7 &&
+			    g_ascii_strncasecmp(st, "mailto:", 7) == 0)
+				st += 7;
 			while (en > st && en[-1] == ' ')
 				en--;
 			if (en > st)

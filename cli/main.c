@@ -30,8 +30,8 @@ static const struct cli_command commands[] = {
         cmd_review},
     {"verp", "build and read signed VERP return paths", cmd_verp_usage,
         cmd_verp},
-    {"serve", "run the SMTP feedback server and the pipeline", cmd_serve_usage,
-        cmd_serve},
+    {"serve", "the daemon: SMTP endpoint, pipeline, HTTP API, Kafka",
+        cmd_serve_usage, cmd_serve},
     {"status", "the outbox to Kafka and the consumed send offsets",
         cmd_status_usage, cmd_status},
 };

@@ -2,8 +2,9 @@
  * Mailbox readers: one message file, a Maildir (new/ then cur/, names
  * sorted so runs are repeatable), a directory of message files, an mbox
  * (detected by its "From " first line) or stdin.  The mbox is streamed a
- * line at a time: memory is bounded by INGEST_MAX_MESSAGE, whatever the
- * mailbox size.  ">From " lines are unquoted one level (mboxrd).
+ * line at a time, a line longer than MAILBOX_LINE_MAX in pieces: memory is
+ * bounded by INGEST_MAX_MESSAGE, whatever the mailbox and its lines.
+ * ">From " lines are unquoted one level (mboxrd).
  * Unreadable paths are reported through on_error and reading goes on.
  */
 #include <dirent.h>
@@ -17,6 +18,65 @@
 
 /* Bytes read per fread() of a whole file. */
 #define MAILBOX_READ_CHUNK (64u * 1024)
+/* Longest piece of a line handed on at once.  Mail lines are at most 998
+ * octets (RFC 5322 2.1.1); a longer one (a broken base64 attachment) is
+ * read in pieces of this size, so it never takes more memory. */
+#define MAILBOX_LINE_MAX (64u * 1024)
+
+/* Lines of a file, each at most MAILBOX_LINE_MAX bytes a piece. */
+struct line_in {
+	FILE *fp;
+	size_t off, len; /* unread bytes: buf[off .. off + len) */
+	int at_start;    /* the next piece starts a line */
+	unsigned char buf[MAILBOX_LINE_MAX];
+};
+
+static void
+line_init(struct line_in *li, FILE *fp)
+{
+	li->fp = fp;
+	li->off = li->len = 0;
+	li->at_start = 1;
+}
+
+/*
+ * The next piece: up to and with its '\n', or MAILBOX_LINE_MAX bytes of
+ * a longer line, or the last bytes of the file.  *start_r: whether it
+ * begins a line.  Borrowed until the next call.  Returns 1, or 0 at the
+ * end of the file (or a read error: ferror tells).
+ */
+static int
+line_next(
+    struct line_in *li, const unsigned char **p_r, size_t *n_r, int *start_r)
+{
+	const unsigned char *nl;
+	size_t n;
+
+	nl = li->len > 0 ? memchr(li->buf + li->off, '\n', li->len) : NULL;
+	if (nl == NULL && !feof(li->fp) && !ferror(li->fp)) {
+		memmove(li->buf, li->buf + li->off, li->len);
+		li->off = 0;
+		while (li->len < sizeof(li->buf) && nl == NULL) {
+			size_t got = fread(li->buf + li->len, 1,
+			    sizeof(li->buf) - li->len, li->fp);
+
+			if (got == 0)
+				break;
+			nl = memchr(li->buf + li->len, '\n', got);
+			li->len += got;
+		}
+	}
+	if (li->len == 0)
+		return 0;
+	n = nl != NULL ? (size_t)(nl - (li->buf + li->off)) + 1 : li->len;
+	*p_r = li->buf + li->off;
+	*n_r = n;
+	*start_r = li->at_start;
+	li->at_start = nl != NULL;
+	li->off += n;
+	li->len -= n;
+	return 1;
+}
 
 struct reader {
 	ingest_message_fn *fn;
@@ -73,77 +133,81 @@ single_message_name(const char *path)
 	                     strcmp(path + n - 4, ".msg") == 0));
 }
 
-/* Stream an mbox already opened on fp, first line already in line. */
+/* Stream an mbox from li, whose first piece (a "From " line) is l, ln. */
 static void
-read_mbox(struct reader *rd, FILE *fp, const char *path, char *line, ssize_t n,
-    size_t linecap)
+read_mbox(struct reader *rd, struct line_in *li, const char *path,
+    const unsigned char *l, size_t ln)
 {
 	struct buf msg;
 	long index = 0;
-	int truncated = 0, have = 0;
+	int truncated = 0, have = 0, start = 1;
 
 	buf_init(&msg, INGEST_MAX_MESSAGE);
-	do {
-		const char *l = line;
-		size_t ln = (size_t)n;
-
-		if (is_mbox_start((const unsigned char *)l, ln)) {
+	for (;;) {
+		if (start && is_mbox_start(l, ln)) {
 			if (have && deliver(rd, msg.data, msg.len, path,
 			                index++, truncated) < 0)
 				break;
 			buf_reset(&msg);
 			truncated = 0;
 			have = 1;
-			continue;
-		}
-		/* mboxrd: ">From " -> "From ", ">>From " -> ">From ". */
-		if (ln > 5 && l[0] == '>') {
-			size_t k = 0;
+		} else {
+			/* mboxrd: ">From " -> "From ", ">>From " -> ">From ".
+			 */
+			if (start && ln > 5 && l[0] == '>') {
+				size_t k = 0;
 
-			while (k < ln && l[k] == '>')
-				k++;
-			if (ln - k >= 5 && memcmp(l + k, "From ", 5) == 0) {
-				l++;
-				ln--;
+				while (k < ln && l[k] == '>')
+					k++;
+				if (ln - k >= 5 &&
+				    memcmp(l + k, "From ", 5) == 0) {
+					l++;
+					ln--;
+				}
 			}
+			if (!truncated && buf_append(&msg, l, ln) < 0)
+				truncated = 1;
 		}
-		if (!truncated && buf_append(&msg, l, ln) < 0)
-			truncated = 1;
-	} while ((n = getline(&line, &linecap, fp)) >= 0);
+		if (line_next(li, &l, &ln, &start) == 0)
+			break;
+	}
 	if (have && !rd->stop)
 		(void)deliver(rd, msg.data, msg.len, path, index, truncated);
-	if (ferror(fp))
+	if (ferror(li->fp))
 		report(rd, EIO, "read error: ", path);
 	buf_free(&msg);
-	free(line);
 }
 
 static void
 read_file(struct reader *rd, const char *path)
 {
 	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	struct line_in *li;
 	struct buf msg;
-	char *line = NULL;
-	size_t linecap = 0;
-	ssize_t n;
-	int truncated = 0;
+	const unsigned char *l;
+	size_t n = 0;
+	int truncated = 0, start;
 
 	if (fp == NULL) {
 		report(rd, errno, "", path);
 		return;
 	}
+	li = xmalloc(sizeof(*li));
+	line_init(li, fp);
 	/* Peek at the first line to tell an mbox from a single message. */
-	n = getline(&line, &linecap, fp);
-	if (n >= 0 && is_mbox_start((const unsigned char *)line, (size_t)n) &&
+	if (line_next(li, &l, &n, &start) == 1 && is_mbox_start(l, n) &&
 	    fp != stdin && !single_message_name(path)) {
-		read_mbox(rd, fp, path, line, n, linecap);
+		read_mbox(rd, li, path, l, n);
+		free(li);
 		fclose(fp);
 		return;
 	}
 	buf_init(&msg, INGEST_MAX_MESSAGE);
-	if (n > 0 && buf_append(&msg, line, (size_t)n) < 0)
+	/* The first piece and whatever else line_next had buffered. */
+	n += li->len;
+	if (n > 0 && buf_append(&msg, li->buf + li->off - (n - li->len), n) < 0)
 		truncated = 1;
-	free(line);
+	free(li);
 	for (;;) {
 		char chunk[MAILBOX_READ_CHUNK];
 		size_t got = fread(chunk, 1, sizeof(chunk), fp);

@@ -9,7 +9,7 @@
 #          Kafka client of its own for the Kafka tests), swaks with
 #          libnet-ssleay-perl (its TLS) and openssl (a test certificate)
 #          for the SMTP tests, chromium, nodejs and npm (the dashboard's
-#          browser test)
+#          browser test), clang-format (the format test)
 #
 # Checks each package with dpkg-query; when some are missing, runs
 # `apt-get update` once and installs them without recommends.  As root it
@@ -22,7 +22,7 @@ BUILD_PKGS="gcc make cmake pkg-config libgmime-3.0-dev libpcre2-dev
 libsqlite3-dev libmicrohttpd-dev libjansson-dev libmaxminddb-dev
 librdkafka-dev libgnutls28-dev zlib1g-dev liblz4-dev nettle-dev"
 CHECK_PKGS="clang libclang-rt-14-dev python3 time kcat swaks libnet-ssleay-perl
-openssl chromium nodejs npm"
+openssl chromium nodejs npm clang-format"
 
 case ${1:-} in
 build) want=$BUILD_PKGS ;;

@@ -338,13 +338,45 @@ is_not_spam(const struct item_row *row)
 }
 
 /* Count the row and apply its suppressions (trusted feedback only). */
+
+/* The automatic suppressions of one events row, for address. */
+static int
+suppress_row_address(struct store *st, const struct item_row *row,
+    const char *address, const char *account, int64_t eid, time_t now,
+    struct store_ingest_summary *sum, struct rb_error *err)
+{
+	int changed = 0;
+
+	if (row->type == CLASSIFY_EVENT_BOUNCE &&
+	    row->bounce_type == CLASSIFY_BOUNCE_PERMANENT) {
+		if (suppress_global(
+		        st, address, row->reason, eid, now, &changed, err) < 0)
+			return -1;
+		sum->suppressed += (uint64_t)changed;
+		if (st->conf.auto_bounce) {
+			if (suppress_account_auto(st, account, address,
+			        "BOUNCE", eid, now, &changed, err) < 0)
+				return -1;
+			sum->suppressed += (uint64_t)changed;
+			sum->suppressed_account += (uint64_t)changed;
+		}
+	} else if (row->type == CLASSIFY_EVENT_COMPLAINT && !is_not_spam(row) &&
+	           st->conf.auto_complaint) {
+		if (suppress_account_auto(st, account, address, "COMPLAINT",
+		        eid, now, &changed, err) < 0)
+			return -1;
+		sum->suppressed += (uint64_t)changed;
+		sum->suppressed_account += (uint64_t)changed;
+	}
+	return 0;
+}
+
 static int
 row_effects(struct store *st, const struct item *it, const struct item_row *row,
     int64_t eid, time_t now, struct counts *c, struct store_ingest_summary *sum,
     struct rb_error *err)
 {
 	const char *account;
-	int changed = 0;
 
 	sum->events[row->type]++;
 	if (row->type == CLASSIFY_EVENT_BOUNCE) {
@@ -389,27 +421,15 @@ row_effects(struct store *st, const struct item *it, const struct item_row *row,
 	if (row->address[0] == '\0')
 		return 0;
 	account = conf_account_of(&st->conf, it->at.identity);
-	if (row->type == CLASSIFY_EVENT_BOUNCE &&
-	    row->bounce_type == CLASSIFY_BOUNCE_PERMANENT) {
-		if (suppress_global(st, row->address, row->reason, eid, now,
-		        &changed, err) < 0)
-			return -1;
-		sum->suppressed += (uint64_t)changed;
-		if (st->conf.auto_bounce) {
-			if (suppress_account_auto(st, account, row->address,
-			        "BOUNCE", eid, now, &changed, err) < 0)
-				return -1;
-			sum->suppressed += (uint64_t)changed;
-			sum->suppressed_account += (uint64_t)changed;
-		}
-	} else if (row->type == CLASSIFY_EVENT_COMPLAINT && !is_not_spam(row) &&
-	           st->conf.auto_complaint) {
-		if (suppress_account_auto(st, account, row->address,
-		        "COMPLAINT", eid, now, &changed, err) < 0)
-			return -1;
-		sum->suppressed += (uint64_t)changed;
-		sum->suppressed_account += (uint64_t)changed;
-	}
+	if (suppress_row_address(
+	        st, row, row->address, account, eid, now, sum, err) < 0)
+		return -1;
+	/* An alias or forward: the address the sender mails is the
+	 * Original-Recipient; it is as dead as the final one. */
+	if (row->original[0] != '\0' &&
+	    suppress_row_address(
+	        st, row, row->original, account, eid, now, sum, err) < 0)
+		return -1;
 	return 0;
 }
 

@@ -289,6 +289,12 @@ fill_row(const struct prep_ctx *pc, struct item *it, struct item_row *row,
 	    address_normalize(row->recipient, pc->conf->local_sensitive,
 	        row->address, sizeof(row->address), NULL) < 0)
 		row->address[0] = '\0';
+	row->original[0] = '\0';
+	if (r->original != NULL && r->original[0] != '\0' &&
+	    (address_normalize(r->original, pc->conf->local_sensitive,
+	         row->original, sizeof(row->original), NULL) < 0 ||
+	        strcmp(row->original, row->address) == 0))
+		row->original[0] = '\0';
 }
 
 static void

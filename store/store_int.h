@@ -205,6 +205,9 @@ struct item_row {
 	/* Strings in the item's strs (see item_detach), or NULL. */
 	const char *recipient;           /* as reported */
 	char address[STORE_MAX_ADDRESS]; /* normalised; "" if malformed */
+	/* Original-Recipient normalised, when it is another address (an
+	 * alias or forward): also suppressed.  "" otherwise. */
+	char original[STORE_MAX_ADDRESS];
 	const char *status;
 	const char *feedback_type;
 	int trusted; /* attrib_row_trusted */

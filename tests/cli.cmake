@@ -19,3 +19,9 @@ set_tests_properties(checksrc PROPERTIES LABELS cli TIMEOUT 60)
 add_test(NAME readme_reasons
   COMMAND sh ${CMAKE_SOURCE_DIR}/scripts/readme-reasons.sh --check)
 set_tests_properties(readme_reasons PROPERTIES LABELS cli TIMEOUT 60)
+
+# The sources are in the house format (.clang-format).
+add_test(NAME format
+  COMMAND sh ${CMAKE_SOURCE_DIR}/scripts/format-check.sh ${CMAKE_SOURCE_DIR})
+set_tests_properties(format PROPERTIES LABELS cli TIMEOUT 120
+  SKIP_RETURN_CODE 77)

@@ -8,6 +8,7 @@
 #     are in the store, whether stored before the kill or replayed.
 #  3. A client that disconnects mid-DATA leaves nothing: no spool file,
 #     no message in the store, an "aborted" log line.
+#  4. 1,000 idle connections from one address hold no other client out.
 # Usage: serve_faults.sh REBOUND SMTP_PROBE STORE_DBTOOL
 . "$(dirname "$0")/lib.sh"
 rebound=$testd
@@ -93,5 +94,32 @@ left=$(ls "$tmp/f1.spool" "$tmp/f1.spool/tmp" | grep -c '^[mt]\.')
     ok "mid-DATA disconnect leaves nothing behind" ||
     { fail "left after a mid-DATA disconnect:"; ls -l "$tmp/f1.spool" >&2; }
 stop "$pid"
+
+# 4. 1,000 idle connections from one address (default: 50 per IP) hold
+# no other client out: the 51st and later get 421 4.7.0, a client from
+# another address is served and its message stored.
+ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -H -n)" 2>/dev/null
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 1200 ]; then
+	echo "note: ulimit -n is $(ulimit -n); 1,000 idle connections not tested"
+else
+	serve_start i1
+	"$probe" idle "$addr" 1000 >"$tmp/i1.idle" &
+	idle=$!
+	daemon_pids="$daemon_pids $idle"
+	wait_for "$tmp/i1.idle" accepted= 20 || fail "idle connections not opened"
+	grep -q 'accepted=50 refused=950 failed=0' "$tmp/i1.idle" ||
+	    fail "per-IP limit of serve: $(cat "$tmp/i1.idle")"
+	if swaks --server "$addr" --local-interface 127.0.0.2 --from '<>' \
+	    --to bounces@fb.example --data @"$samples/postfix-hard-bounce.eml" \
+	    >"$tmp/i1.swaks" 2>&1 && grep -q '250 2.0.0 Ok: queued' "$tmp/i1.swaks" &&
+	    wait_stored "$tmp/i1.db" 1 10; then
+		ok "1,000 idle connections: 50 kept, 950 refused, another client served and stored"
+	else
+		fail "legitimate client held out by idle ones"; tail -5 "$tmp/i1.swaks" >&2
+	fi
+	kill "$idle" 2>/dev/null
+	wait "$idle" 2>/dev/null
+	stop "$pid"
+fi
 
 finish

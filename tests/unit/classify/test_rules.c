@@ -17,7 +17,7 @@ test_required_literal(void)
 	/* clang-format off */
 	static const struct {
 		const char *pattern;
-		const char *want; /* NULL: no literal */
+		const char *want; /* NULL: no literal; "|" between several */
 	} cases[] = {
 		{"\\bover ?quota\\b", "quota"},
 		{"\\bmailbox full\\b", "mailbox full"},
@@ -29,7 +29,17 @@ test_required_literal(void)
 		{"\\bresolver\\.adr\\.recip(?:ient)?notfound\\b", "resolver.adr.recip"},
 		{"^x-unix;", "x-unix;"},
 		{"\\bIP=\\d{1,3}(?:\\.\\d{1,3}){3}\\b", "ip="},
-		{"user unknown|no such user", NULL},
+		/* One literal per top-level alternative ("|" joins them
+		 * here), none when an alternative has none. */
+		{"user unknown|no such user", "user unknown|no such user"},
+		{"\\bfoo bar\\b|(?:x|y)bazz\\b", "foo bar|bazz"},
+		{"mailbox full|ab", NULL},
+		/* No run of its own: the first mandatory group's list. */
+		{"\\b(?:no such user|unknown user)\\b", "no such user|unknown user"},
+		{"\\b(?:ab|cd) (?:valid )?(?:ptr|reverse[- ]?dns)\\b", "ptr|reverse"},
+		{"(?:optional)?\\b(?:x|y)z", NULL},
+		{"(?!never)(?:a|bcd)", NULL},
+		{"\\(state 1[578]\\)|x\\|yz", "(state 1|x|yz"},
 		{"(?:OFR|LPN)\\d*_?506", "506"},
 		{"[abc]def", "def"},
 		{"(?:a[)]b)cdef", "cdef"},
@@ -44,12 +54,22 @@ test_required_literal(void)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *got = required_literal(cases[i].pattern, false);
+		char joined[256] = "";
+		const char *l;
 
+		for (l = got; l != NULL && *l != '\0'; l += strlen(l) + 1) {
+			if (joined[0] != '\0')
+				(void)snprintf(joined + strlen(joined),
+				    sizeof(joined) - strlen(joined), "|");
+			(void)snprintf(joined + strlen(joined),
+			    sizeof(joined) - strlen(joined), "%s", l);
+		}
 		if (cases[i].want == NULL)
 			test_assert_idx(got == NULL, i);
 		else
 			test_assert_idx(
-			    got != NULL && strcmp(got, cases[i].want) == 0, i);
+			    got != NULL && strcmp(joined, cases[i].want) == 0,
+			    i);
 		free(got);
 	}
 	test_assert(required_literal("mailbox full", true) == NULL);

@@ -124,6 +124,9 @@ test_address(struct classify_arena *a)
 		/* Sendmail transcripts: the innermost bracket is the address. */
 		{"<<< 550 <kim@example.org>... User unknown", "kim@example.org"},
 		{"<< 550 <a@b>", "a@b"},
+		/* Exchange's link form: the address, not the scheme. */
+		{"ann@example.org<mailto:ann@example.org>", "ann@example.org"},
+		{"<MAILTO:ann@example.org>", "ann@example.org"},
 	};
 	/* clang-format on */
 	size_t i;
@@ -251,6 +254,36 @@ test_parse_date(void)
 	test_assert(text_parse_date("not a date") == 0);
 }
 
+static void
+test_join_reply(struct classify_arena *a)
+{
+	/* clang-format off */
+	static const struct {
+		const char *in;
+		const char *want;
+	} cases[] = {
+		{"550-5.7.1 Our system has detected that this 550-5.7.1 message "
+		 "is likely unsolicited mail. 550 5.7.1 More at example",
+		 "550-5.7.1 Our system has detected that this message is likely "
+		 "unsolicited mail. More at example"},
+		{"smtp; 552-5.2.2 The inbox is out of 552-5.2.2 storage 552 5.2.2 x",
+		 "smtp; 552-5.2.2 The inbox is out of storage x"},
+		{"550-Mailbox 550-unavailable", "550-Mailbox unavailable"},
+		/* One-line replies and other codes are left alone. */
+		{"550 5.1.1 User unknown", "550 5.1.1 User unknown"},
+		{"451-4.7.1 try 550 later", "451-4.7.1 try 550 later"},
+		{"no code at all", "no code at all"},
+		{"", ""},
+	};
+	/* clang-format on */
+	size_t i;
+
+	for (i = 0; i < N(cases); i++)
+		test_assert_idx(
+		    strcmp(text_join_reply(a, cases[i].in), cases[i].want) == 0,
+		    i);
+}
+
 int
 main(void)
 {
@@ -264,6 +297,7 @@ main(void)
 	test_domain(a);
 	test_find_ip(a);
 	test_collapse(a);
+	test_join_reply(a);
 	test_case_helpers(a);
 	test_parse_date();
 	arena_free(&a);

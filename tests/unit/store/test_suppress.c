@@ -408,6 +408,68 @@ test_manual(void)
 	store_close(&st);
 }
 
+/* An alias or forward: Final-Recipient is the mailbox that failed,
+ * Original-Recipient the address the sender mails; both are suppressed.
+ * A soft bounce of a forward suppresses neither. */
+/* A DSN of one forwarded recipient: final failed, original given. */
+static char *
+forward_dsn(
+    const char *id, const char *final, const char *orig, const char *status)
+{
+	char buf[2048];
+
+	(void)snprintf(buf, sizeof(buf),
+	    "From: MAILER-DAEMON@mx.example.net\n"
+	    "Subject: Undelivered Mail Returned to Sender\n"
+	    "Date: Sat, 01 Jun 2024 10:00:00 +0000\n"
+	    "Message-ID: <fwd-%s@mx.example.net>\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/report; report-type=delivery-status;"
+	    " boundary=\"F\"\n\n"
+	    "--F\nContent-Type: message/delivery-status\n\n"
+	    "Reporting-MTA: dns; mx.example.net\n\n"
+	    "Final-Recipient: rfc822; %s\n"
+	    "Original-Recipient: rfc822; %s\n"
+	    "Action: failed\nStatus: %s\n\n"
+	    "--F\nContent-Type: text/rfc822-headers\n\n"
+	    "From: Sender <a@shop.example.com>\nTo: %s\n"
+	    "Subject: hello\n\n--F--\n",
+	    id, final, orig, status, orig);
+	return xstrdup(buf);
+}
+
+/* An alias or forward: Final-Recipient is the mailbox that failed,
+ * Original-Recipient the address the sender mails; both are suppressed.
+ * A soft bounce of a forward suppresses neither. */
+static void
+test_forward(const struct classify_rules *rules)
+{
+	const char *sets[] = {"store.workers=0", NULL};
+	struct store *st = fx_open("forward.db", sets);
+	struct seen s;
+	int sup;
+
+	ingest_one(st, rules,
+	    forward_dsn(
+	        "1", "gone@internal.example.net", "Team@Example.NET", "5.1.1"),
+	    FX_NOW);
+	s = check(st, "gone@internal.example.net", NULL, FX_NOW, &sup);
+	test_assert(sup == 1 && s.global == 1 && s.account == 1);
+	s = check(st, "team@example.net", NULL, FX_NOW, &sup);
+	test_assert(sup == 1 && s.global == 1 && s.account == 1);
+	test_assert_streq(s.detail, "userunknown");
+
+	ingest_one(st, rules,
+	    forward_dsn(
+	        "2", "full@internal.example.net", "list@example.net", "5.2.2"),
+	    FX_NOW);
+	s = check(st, "list@example.net", NULL, FX_NOW, &sup);
+	test_assert(sup == 0);
+	s = check(st, "full@internal.example.net", NULL, FX_NOW, &sup);
+	test_assert(sup == 0);
+	store_close(&st);
+}
+
 int
 main(void)
 {
@@ -419,6 +481,7 @@ main(void)
 	test_never(rules);
 	test_accounts(rules);
 	test_manual();
+	test_forward(rules);
 	classify_rules_free(&rules);
 	classify_global_shutdown();
 	fx_cleanup();
