@@ -162,6 +162,7 @@ struct rep_ctx {
 	time_t now;
 	struct store_alert alerts[2];
 	size_t n_alerts;
+	int empty; /* nothing counted in the window */
 };
 
 static int
@@ -211,6 +212,11 @@ on_reputation(const struct store_identity_stats *s, void *ctx)
 	size_t i;
 
 	store_thresholds(rc->st, &th);
+	rc->empty = s->sends == 0 && s->hard == 0 && s->soft == 0 &&
+	            s->undetermined == 0 && s->complaints == 0 &&
+	            s->not_spam == 0 && s->auto_replies == 0 &&
+	            s->deliveries == 0 && s->delays == 0 && s->untrusted == 0 &&
+	            s->n_reasons == 0;
 	jw_obj(w);
 	api_stats_fields(w, s, store_account_of(rc->st, s->identity));
 	jw_kuint(w, "window", rc->window);
@@ -279,8 +285,6 @@ api_reputation(struct req *rq)
 		rq->ctype = "application/json";
 		return;
 	}
-	if (identity_known(rq, st, id) < 0)
-		return;
 	rc.st = st;
 	rc.now = rq->now;
 	if (store_alerts_active(
@@ -290,9 +294,16 @@ api_reputation(struct req *rq)
 	}
 	rc.w = reply_json(rq, 200);
 	if (store_stats(st, id, rq->now, rc.window, on_reputation, &rc, &err) <
-	    0)
+	    0) {
 		reply_store_error(rq, st, &err);
-	else if (cached && !rc.w->failed)
+		return;
+	}
+	/* Counts in the window: the identity is known.  Without, it may
+	 * be known from other hours, or not at all (404, the answer
+	 * replaced): a query only then. */
+	if (rc.empty && identity_known(rq, st, id) < 0)
+		return;
+	if (cached && !rc.w->failed)
 		cache_put(rq->srv->cache, key, version, hour, rq->out.data,
 		    rq->out.len);
 }

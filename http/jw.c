@@ -25,7 +25,17 @@ jw_init(struct jw *w, struct buf *b)
 static void
 put(struct jw *w, const void *p, size_t n)
 {
-	if (!w->failed && buf_append(w->b, p, n) < 0)
+	struct buf *b = w->b;
+
+	/* Room already there (the usual case): no call, no checks beyond
+	 * this one; the cap holds since cap <= max + 1. */
+	if (b->len + n < b->cap && !w->failed) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return;
+	}
+	if (!w->failed && buf_append(b, p, n) < 0)
 		w->failed = 1;
 }
 
@@ -189,18 +199,20 @@ jw_str(struct jw *w, const char *s)
 void
 jw_key(struct jw *w, const char *k)
 {
-	size_t n = strlen(k);
 	char t[64];
+	size_t n = 1;
 
 	/* Keys are the program's own names: plain ASCII, never escaped
-	 * (checked here), so they go out in one piece. */
-	rb_assert(n + 4 <= sizeof(t) && strpbrk(k, "\"\\") == NULL);
+	 * (checked here, in the copy), so they go out in one piece. */
 	sep(w);
 	t[0] = '"';
-	memcpy(t + 1, k, n);
-	t[n + 1] = '"';
-	t[n + 2] = ':';
-	put(w, t, n + 3);
+	for (; *k != '\0'; k++) {
+		rb_assert(n + 3 < sizeof(t) && *k != '"' && *k != '\\');
+		t[n++] = *k;
+	}
+	t[n++] = '"';
+	t[n++] = ':';
+	put(w, t, n);
 	w->after_key = 1;
 }
 
@@ -244,17 +256,46 @@ jw_uint(struct jw *w, uint64_t v)
 	put(w, p, (size_t)(t + 24 - p));
 }
 
+/* Doubles formatted lately, per thread: a response repeats the same
+ * thresholds and rates, and "%.15g" costs more than the rest of it. */
+#define JW_NUM_MEMO 8
+
+struct num_memo {
+	double v;
+	int len; /* 0: empty */
+	char txt[32];
+};
+
 void
 jw_num(struct jw *w, double v)
 {
+	static _Thread_local struct num_memo memo[JW_NUM_MEMO];
+	static _Thread_local unsigned next;
 	char t[40];
+	size_t i;
+	int n;
 
 	if (!isfinite(v)) {
 		jw_null(w);
 		return;
 	}
 	sep(w);
-	put_fmt(w, t, snprintf(t, sizeof(t), "%.15g", v));
+	for (i = 0; i < JW_NUM_MEMO; i++) {
+		/* Bit for bit: 0.0 and -0.0 print differently. */
+		if (memo[i].len > 0 && memcmp(&memo[i].v, &v, sizeof(v)) == 0) {
+			put(w, memo[i].txt, (size_t)memo[i].len);
+			return;
+		}
+	}
+	n = snprintf(t, sizeof(t), "%.15g", v);
+	put_fmt(w, t, n);
+	if (n > 0 && (size_t)n < sizeof(memo[0].txt)) {
+		struct num_memo *m = &memo[next++ % JW_NUM_MEMO];
+
+		m->v = v;
+		m->len = n;
+		memcpy(m->txt, t, (size_t)n);
+	}
 }
 
 void

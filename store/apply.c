@@ -27,11 +27,28 @@
 struct apply_batch {
 	uint64_t n;          /* new messages in the open transaction */
 	GHashTable *touched; /* identities whose counters changed */
-	/* Counter deltas of the batch, "hour identity" -> struct counts:
-	 * one upsert per identity and hour at commit, not per message. */
+	/* Counter deltas of the batch, "hour identity" -> struct
+	 * batch_count: one upsert per identity and hour at commit, not per
+	 * message. */
 	GHashTable *counts;
+	struct buf blob;                  /* scratch of breakdown_add */
 	struct store_ingest_summary pend; /* counts of the open batch */
 };
+
+/* The deltas of one identity and hour: counters and breakdown. */
+struct batch_count {
+	struct counts c;
+	struct bd_set bd;
+};
+
+static void
+batch_count_free(gpointer p)
+{
+	struct batch_count *d = p;
+
+	bd_set_free(&d->bd);
+	g_free(d);
+}
 
 struct apply_batch *
 apply_batch_new(void)
@@ -40,8 +57,9 @@ apply_batch_new(void)
 
 	b->touched =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	b->counts =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	b->counts = g_hash_table_new_full(
+	    g_str_hash, g_str_equal, g_free, batch_count_free);
+	buf_init(&b->blob, BD_MAX_BLOB);
 	return b;
 }
 
@@ -54,6 +72,7 @@ apply_batch_free(struct apply_batch **bp)
 		return;
 	g_hash_table_destroy(b->touched);
 	g_hash_table_destroy(b->counts);
+	buf_free(&b->blob);
 	free(b);
 	*bp = NULL;
 }
@@ -102,22 +121,44 @@ counts_add(struct counts *d, const struct counts *c)
 	d->untrusted += c->untrusted;
 }
 
+/* Into the batch's deltas of the identity and hour of the item: the
+ * counters c, and the breakdown of each of its rows that counts in one
+ * (the rows as insert_event stores them). */
 static void
-batch_count(struct apply_batch *b, const char *identity, time_t t,
+batch_count(struct apply_batch *b, struct store *st, const struct item *it,
     const struct counts *c)
 {
-	char *key = g_strdup_printf("%lld %s", (long long)(t / 3600), identity);
-	struct counts *d = g_hash_table_lookup(b->counts, key);
+	const char *identity = it->at.identity;
+	char *key;
+	struct batch_count *d;
+	size_t i;
 
+	/* prep gives every item a time after 1970: the counters' hour
+	 * (t / 3600) is the breakdown's (breakdown_hour). */
+	rb_assert(it->time > 0);
+	key =
+	    g_strdup_printf("%lld %s", (long long)(it->time / 3600), identity);
+	d = g_hash_table_lookup(b->counts, key);
 	if (d == NULL) {
-		d = g_new0(struct counts, 1);
+		d = g_new0(struct batch_count, 1);
 		g_hash_table_insert(b->counts, key, d);
 	} else {
 		g_free(key);
 	}
-	counts_add(d, c);
+	counts_add(&d->c, c);
 	if (!g_hash_table_contains(b->touched, identity))
 		g_hash_table_add(b->touched, g_strdup(identity));
+	for (i = 0; i < it->n_rows; i++) {
+		const struct item_row *r = &it->rows[i];
+
+		if (!bd_counted(r->type_name, r->trusted))
+			continue;
+		bd_set_event(&d->bd, r->type_name, r->bounce_name, r->reason,
+		    providers_lookup(st->providers,
+		        r->address[0] != '\0' ? address_domain(r->address)
+		                              : NULL),
+		    r->feedback_type);
+	}
 }
 
 static int
@@ -130,9 +171,16 @@ flush_counts(struct store *st, struct apply_batch *b, struct rb_error *err)
 	while (g_hash_table_iter_next(&it, &k, &v)) {
 		const char *key = k, *sp = strchr(key, ' ');
 		long long hour = strtoll(key, NULL, 10);
+		struct batch_count *d = v;
 
 		rb_assert(sp != NULL);
-		if (rates_add(st, sp + 1, (time_t)(hour * 3600), v, err) < 0)
+		buf_reset(&b->blob);
+		if (d->bd.n > 0 && bd_set_encode(&d->bd, &b->blob) < 0)
+			return rb_error_set(err, EOVERFLOW,
+			    "breakdown of %s at hour %lld: over %u bytes",
+			    sp + 1, hour, BD_MAX_BLOB);
+		if (rates_add(st, sp + 1, (time_t)(hour * 3600), &d->c,
+		        &b->blob, err) < 0)
 			return -1;
 	}
 	g_hash_table_remove_all(b->counts);
@@ -440,7 +488,7 @@ apply_item(struct store *st, struct apply_batch *b, struct item *it, time_t now,
 		untrusted |= !it->rows[i].trusted;
 	}
 	if (it->at.identity[0] != '\0' && feedback)
-		batch_count(b, it->at.identity, it->time, &c);
+		batch_count(b, st, it, &c);
 	if (feedback && it->at.identity[0] == '\0')
 		p->unattributed++;
 	if (untrusted)

@@ -172,6 +172,19 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_breakdown ON events(identity, time, type,"
 	"  bounce_type, reason, domain, feedback_type, trusted)"
 	"  WHERE trusted = 1 AND type IN ('Bounce', 'Complaint');",
+	/* 5: the breakdowns counted at ingest (breakdown.c), in the
+	 * counters row of their identity and hour: a reputation reads the
+	 * rows of its window once, not every event.  The index of migration
+	 * 4 served only the count by event and goes.  The blobs are made
+	 * from the events at the first open (breakdown_check, which
+	 * store_meta tells what to redo). */
+	"ALTER TABLE counters ADD COLUMN breakdown BLOB;"
+	/* Marks of the store itself (name -> value). */
+	"CREATE TABLE store_meta ("
+	"  name TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"DROP INDEX events_breakdown;",
 };
 /* clang-format on */
 

@@ -6,7 +6,9 @@
  * ("*.onmicrosoft.com"), or a first label with any public suffix
  * ("hotmail.*": hotmail.com, hotmail.co.uk, not hotmail.example.org).  Exact
  * beats subdomain beats label; a longer subdomain pattern beats a shorter one.
- * Unknown: "Other".
+ * Unknown: "Other".  The fingerprint is a SHA-256 of the entries in the
+ * order read (a later entry of a pattern replaces an earlier one), so two
+ * tables that map alike but are written differently may differ.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@ struct providers {
 	GHashTable *suffix; /* "example.com" of "*.example.com" */
 	GHashTable *label;  /* "hotmail" of "hotmail.*" */
 	GStringChunk *names;
+	char fingerprint[PROVIDERS_FINGERPRINT_LEN + 1];
 };
 
 void
@@ -51,6 +54,7 @@ providers_load(const char *path, struct providers **p_r, struct rb_error *err)
 {
 	FILE *fp = fopen(path, "r");
 	struct providers *p;
+	GChecksum *sum;
 	char line[PROVIDERS_MAX_LINE];
 	unsigned lineno = 0;
 
@@ -62,6 +66,7 @@ providers_load(const char *path, struct providers **p_r, struct rb_error *err)
 	p->suffix = g_hash_table_new(g_str_hash, g_str_equal);
 	p->label = g_hash_table_new(g_str_hash, g_str_equal);
 	p->names = g_string_chunk_new(4096);
+	sum = g_checksum_new(G_CHECKSUM_SHA256);
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		char *tab, *name, *pat, *nl;
 		size_t i;
@@ -93,6 +98,9 @@ providers_load(const char *path, struct providers **p_r, struct rb_error *err)
 		name = g_string_chunk_insert_const(p->names, tab + 1);
 		for (i = 0; line[i] != '\0'; i++)
 			line[i] = g_ascii_tolower(line[i]);
+		/* "pattern NUL name NUL": what the mapping is made of. */
+		g_checksum_update(sum, (const guchar *)line, strlen(line) + 1);
+		g_checksum_update(sum, (const guchar *)name, strlen(name) + 1);
 		if (strncmp(line, "*.", 2) == 0) {
 			pat = g_string_chunk_insert(p->names, line + 2);
 			g_hash_table_insert(p->suffix, pat, name);
@@ -111,12 +119,22 @@ providers_load(const char *path, struct providers **p_r, struct rb_error *err)
 		goto fail;
 	}
 	fclose(fp);
+	(void)snprintf(p->fingerprint, sizeof(p->fingerprint), "%s",
+	    g_checksum_get_string(sum));
+	g_checksum_free(sum);
 	*p_r = p;
 	return 0;
 fail:
 	fclose(fp);
+	g_checksum_free(sum);
 	providers_free(&p);
 	return -1;
+}
+
+const char *
+providers_fingerprint(const struct providers *p)
+{
+	return p != NULL ? p->fingerprint : "none";
 }
 
 /*

@@ -1,12 +1,12 @@
 /*
  * prune: retention.  Raw messages older than retention.raw, messages
  * (with their events and review rows, by foreign-key cascade) older than
- * retention.events, counters, alert transitions and unpublished outbox
- * rows of that age, and expired global suppressions older than
- * suppression.forget.  Ages count from when rebound stored a row.  Each delete
- * takes at most retention.prune_batch rows and is its own transaction, so
- * pruning a year never holds the write lock for long nor grows the WAL past a
- * batch.
+ * retention.events, counters (with their breakdowns), alert transitions and
+ * unpublished outbox rows of that age, and expired global suppressions
+ * older than suppression.forget.  Ages count from when rebound stored a
+ * row.  Each delete takes at most retention.prune_batch rows and is its
+ * own transaction, so pruning a year never holds the write lock for long
+ * nor grows the WAL past a batch.
  */
 #include "store_int.h"
 

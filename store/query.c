@@ -737,7 +737,7 @@ store_sends_add_many(struct store *st, const struct store_send *v, size_t n,
 
 			memset(&c, 0, sizeof(c));
 			c.sends = (int64_t)v[i].count;
-			rc = rates_add(st, ids[i], v[i].at, &c, err);
+			rc = rates_add(st, ids[i], v[i].at, &c, NULL, err);
 		}
 		if (n > 1)
 			qsort(sorted, n, sizeof(*sorted), cmp_str);

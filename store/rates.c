@@ -48,7 +48,7 @@ rates_window_hours(time_t now, uint64_t window, int64_t *h0, int64_t *h1)
 
 int
 rates_add(struct store *st, const char *identity, time_t t,
-    const struct counts *c, struct rb_error *err)
+    const struct counts *c, const struct buf *bd, struct rb_error *err)
 {
 	sqlite3_stmt *s = store_stmt(st, STMT_COUNTER_ADD, err);
 
@@ -66,6 +66,11 @@ rates_add(struct store *st, const char *identity, time_t t,
 	(void)sqlite3_bind_int64(s, 10, c->deliveries);
 	(void)sqlite3_bind_int64(s, 11, c->delays);
 	(void)sqlite3_bind_int64(s, 12, c->untrusted);
+	if (bd != NULL && bd->len > 0)
+		(void)sqlite3_bind_blob64(
+		    s, 13, bd->data, bd->len, SQLITE_STATIC);
+	else
+		(void)sqlite3_bind_null(s, 13);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		store_db_error(st, "update counters", err);
 		(void)sqlite3_reset(s);
@@ -192,7 +197,7 @@ store_sends_add(struct store *st, const char *identity, uint64_t count,
 	c.sends = (int64_t)count;
 	if (store_begin(st, err) < 0)
 		return -1;
-	if (rates_add(st, id, at, &c, err) < 0 ||
+	if (rates_add(st, id, at, &c, NULL, err) < 0 ||
 	    rates_evaluate(st, id, now, &n, err) < 0) {
 		store_rollback(st);
 		return -1;
@@ -253,7 +258,7 @@ rates_send_line(struct store *st, const char *line, size_t len, time_t now,
 	c.sends = json_is_array(dest) && json_array_size(dest) > 0
 	              ? (int64_t)json_array_size(dest)
 	              : 1;
-	if (rates_add(st, id, at, &c, err) < 0) {
+	if (rates_add(st, id, at, &c, NULL, err) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -341,117 +346,12 @@ store_sends_import(struct store *st, FILE *fp, const char *name, time_t now,
 
 /* ---- stats --------------------------------------------------------------- */
 
-struct bd_list {
-	struct store_breakdown *v;
-	size_t n, cap;
-};
-
-static struct store_breakdown *
-bd_get(struct bd_list *l, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		if (strcmp(l->v[i].name, name) == 0)
-			return &l->v[i];
-	}
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	memset(&l->v[l->n], 0, sizeof(l->v[0]));
-	l->v[l->n].name = xstrdup(name);
-	return &l->v[l->n++];
-}
-
-static void
-bd_free(struct bd_list *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free((char *)(uintptr_t)l->v[i].name);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
+/* The sums of the counters of identity in hours [h0, h1] into *r, and
+ * with set_r not NULL the sum of their breakdowns into *set_r: one pass
+ * over the hours. */
 static int
-cmp_bd(const void *a, const void *b)
-{
-	const struct store_breakdown *x = a, *y = b;
-
-	if (x->total != y->total)
-		return x->total > y->total ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
-/* One event of a breakdown into its row of l. */
-static void
-bd_add(struct bd_list *l, const char *name, const char *type,
-    const char *bounce_type, const char *feedback_type)
-{
-	struct store_breakdown *b = bd_get(l, name);
-
-	if (strcmp(type, "Complaint") == 0) {
-		if (feedback_type == NULL || strcmp(feedback_type, "not-spam"))
-			b->complaints++;
-	} else if (bounce_type != NULL) {
-		if (strcmp(bounce_type, "Permanent") == 0)
-			b->hard++;
-		else if (strcmp(bounce_type, "Transient") == 0)
-			b->soft++;
-		else if (strcmp(bounce_type, "Undetermined") == 0)
-			b->undetermined++;
-	}
-	b->total++;
-}
-
-/* The breakdowns of an identity's bounces and complaints by reason and
- * by provider (recipient domain, mapped here), in one pass over the
- * events_breakdown index: it holds every column read, so no row is
- * fetched, and grouping in C spares SQLite a sorter per query. */
-static int
-breakdown(struct store *st, const char *identity, int64_t t0, int64_t t1,
-    struct bd_list *reasons, struct bd_list *providers, struct rb_error *err)
-{
-	static const char sql[] =
-	    "SELECT type, bounce_type, coalesce(reason, 'undefined'),"
-	    " coalesce(domain, ''), feedback_type"
-	    " FROM events WHERE identity = ?1 AND time >= ?2 AND time < ?3"
-	    " AND trusted = 1 AND type IN ('Bounce', 'Complaint')";
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((s = query_stmt(st, sql, err)) == NULL)
-		return -1;
-	(void)bind_text(s, 1, identity);
-	(void)sqlite3_bind_int64(s, 2, t0);
-	(void)sqlite3_bind_int64(s, 3, t1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *type = col_text(s, 0), *bt = col_text(s, 1);
-		const char *ft = col_text(s, 4);
-
-		if (type == NULL)
-			continue;
-		bd_add(reasons, col_text(s, 2), type, bt, ft);
-		bd_add(providers,
-		    providers_lookup(st->providers, col_text(s, 3)), type, bt,
-		    ft);
-	}
-	(void)sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_db_error(st, "breakdown", err);
-	if (reasons->n > 1)
-		qsort(reasons->v, reasons->n, sizeof(reasons->v[0]), cmp_bd);
-	if (providers->n > 1)
-		qsort(providers->v, providers->n, sizeof(providers->v[0]),
-		    cmp_bd);
-	return 0;
-}
-
-int
-rates_sum(struct store *st, const char *identity, int64_t h0, int64_t h1,
-    struct store_identity_stats *r, struct rb_error *err)
+sum_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
+    struct store_identity_stats *r, struct bd_set *set_r, struct rb_error *err)
 {
 	static const char sql[] =
 	    "SELECT coalesce(sum(sends), 0), coalesce(sum(hard), 0),"
@@ -460,34 +360,59 @@ rates_sum(struct store *st, const char *identity, int64_t h0, int64_t h1,
 	    " coalesce(sum(auto_replies), 0), coalesce(sum(deliveries), 0),"
 	    " coalesce(sum(delays), 0), coalesce(sum(untrusted), 0)"
 	    " FROM counters WHERE identity = ?1 AND hour BETWEEN ?2 AND ?3";
+	/* The rows, summed here: SQLite's sum() of ten columns and an
+	 * aggregate of the blobs cost more than the columns read. */
+	static const char sql_rows[] =
+	    "SELECT sends, hard, soft, undetermined, complaints, not_spam,"
+	    " auto_replies, deliveries, delays, untrusted, breakdown"
+	    " FROM counters WHERE identity = ?1 AND hour BETWEEN ?2 AND ?3";
+	uint64_t v[10] = {0};
 	sqlite3_stmt *s;
-	int rc;
+	int rc, i;
 
 	memset(r, 0, sizeof(*r));
-	if ((s = query_stmt(st, sql, err)) == NULL)
+	if ((s = query_stmt(st, set_r != NULL ? sql_rows : sql, err)) == NULL)
 		return -1;
 	(void)bind_text(s, 1, identity);
 	(void)sqlite3_bind_int64(s, 2, h0);
 	(void)sqlite3_bind_int64(s, 3, h1);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		r->sends = (uint64_t)sqlite3_column_int64(s, 0);
-		r->hard = (uint64_t)sqlite3_column_int64(s, 1);
-		r->soft = (uint64_t)sqlite3_column_int64(s, 2);
-		r->undetermined = (uint64_t)sqlite3_column_int64(s, 3);
-		r->complaints = (uint64_t)sqlite3_column_int64(s, 4);
-		r->not_spam = (uint64_t)sqlite3_column_int64(s, 5);
-		r->auto_replies = (uint64_t)sqlite3_column_int64(s, 6);
-		r->deliveries = (uint64_t)sqlite3_column_int64(s, 7);
-		r->delays = (uint64_t)sqlite3_column_int64(s, 8);
-		r->untrusted = (uint64_t)sqlite3_column_int64(s, 9);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		for (i = 0; i < 10; i++)
+			v[i] += (uint64_t)sqlite3_column_int64(s, i);
+		if (set_r == NULL)
+			break;
+		if (sqlite3_column_type(s, 10) != SQLITE_NULL &&
+		    bd_set_merge_blob(set_r, sqlite3_column_blob(s, 10),
+		        (size_t)sqlite3_column_bytes(s, 10)) < 0) {
+			(void)sqlite3_reset(s);
+			return rb_error_set(err, EIO,
+			    "%s: breakdown of %s: not a breakdown blob",
+			    st->path, identity);
+		}
 	}
 	(void)sqlite3_reset(s);
-	if (rc != SQLITE_ROW)
+	if (rc != SQLITE_DONE && !(set_r == NULL && rc == SQLITE_ROW))
 		return store_db_error(st, "stats", err);
+	r->sends = v[0];
+	r->hard = v[1];
+	r->soft = v[2];
+	r->undetermined = v[3];
+	r->complaints = v[4];
+	r->not_spam = v[5];
+	r->auto_replies = v[6];
+	r->deliveries = v[7];
+	r->delays = v[8];
+	r->untrusted = v[9];
 	r->identity = identity;
 	rates_finish(&st->conf.th, r);
 	return 0;
+}
+
+int
+rates_sum(struct store *st, const char *identity, int64_t h0, int64_t h1,
+    struct store_identity_stats *r, struct rb_error *err)
+{
+	return sum_hours(st, identity, h0, h1, r, NULL, err);
 }
 
 void
@@ -511,29 +436,28 @@ rates_finish(const struct store_thresholds *th, struct store_identity_stats *r)
 	                : r->complaint_status;
 }
 
+/* The stats of one identity over hours [h0, h1], its breakdowns from
+ * the same counters rows: one per hour whatever the events. */
 static int
 identity_stats(struct store *st, const char *identity, int64_t h0, int64_t h1,
     store_stats_fn *fn, void *ctx, int *stop_r, struct rb_error *err)
 {
 	struct store_identity_stats r;
-	struct bd_list reasons = {0}, providers = {0};
+	struct store_breakdown *reasons, *providers;
+	struct bd_set set = {0};
 
-	if (rates_sum(st, identity, h0, h1, &r, err) < 0)
-		return -1;
-	if (breakdown(st, identity, h0 * 3600, (h1 + 1) * 3600, &reasons,
-	        &providers, err) < 0) {
-		bd_free(&reasons);
-		bd_free(&providers);
+	if (sum_hours(st, identity, h0, h1, &r, &set, err) < 0) {
+		bd_set_free(&set);
 		return -1;
 	}
-	r.reasons = reasons.v;
-	r.n_reasons = reasons.n;
-	r.providers = providers.v;
-	r.n_providers = providers.n;
+	bd_set_lists(&set, &reasons, &r.n_reasons, &providers, &r.n_providers);
+	r.reasons = reasons;
+	r.providers = providers;
 	if (fn(&r, ctx) < 0)
 		*stop_r = 1;
-	bd_free(&reasons);
-	bd_free(&providers);
+	free(reasons);
+	free(providers);
+	bd_set_free(&set);
 	return 0;
 }
 

@@ -47,8 +47,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_COUNTER_ADD] =
 	    "INSERT INTO counters(identity, hour, sends, hard, soft,"
 	    " undetermined, complaints, not_spam, auto_replies, deliveries,"
-	    " delays, untrusted)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+	    " delays, untrusted, breakdown)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
 	    " ON CONFLICT(identity, hour) DO UPDATE SET"
 	    " sends = sends + excluded.sends,"
 	    " hard = hard + excluded.hard,"
@@ -59,7 +59,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    " auto_replies = auto_replies + excluded.auto_replies,"
 	    " deliveries = deliveries + excluded.deliveries,"
 	    " delays = delays + excluded.delays,"
-	    " untrusted = untrusted + excluded.untrusted",
+	    " untrusted = untrusted + excluded.untrusted,"
+	    " breakdown = rebound_bd_add(breakdown, excluded.breakdown)",
 	[STMT_REVIEW_INSERT] =
 	    "INSERT INTO review(message_id, time, why, json)"
 	    " VALUES (?1, ?2, ?3, ?4)",
@@ -560,6 +561,10 @@ store_open(const struct config *cfg, struct store **st_r, struct rb_error *err)
 	}
 	(void)sqlite3_extended_result_codes(st->db, 1);
 	(void)sqlite3_busy_timeout(st->db, (int)st->conf.busy_ms);
+	if (breakdown_register(st->db) < 0) {
+		store_db_error(st, "breakdown functions", err);
+		goto fail;
+	}
 	/* No effect on an existing database: only before the first write. */
 	(void)snprintf(
 	    pragmas, sizeof(pragmas), "PRAGMA page_size = %d", STORE_PAGE_SIZE);
@@ -577,6 +582,8 @@ store_open(const struct config *cfg, struct store **st_r, struct rb_error *err)
 		goto fail;
 	if (st->conf.providers_path[0] != '\0' &&
 	    providers_load(st->conf.providers_path, &st->providers, err) < 0)
+		goto fail;
+	if (breakdown_check(st, err) < 0)
 		goto fail;
 	*st_r = st;
 	return 0;

@@ -154,6 +154,10 @@ int providers_load(
 void providers_free(struct providers **p);
 /* "Gmail", "Microsoft", ... or "Other"; never NULL. */
 const char *providers_lookup(const struct providers *p, const char *domain);
+/* Hex SHA-256 of the table's entries (p NULL: "none"), what the
+ * breakdown counts were made with; borrowed while p lives. */
+#define PROVIDERS_FINGERPRINT_LEN 64
+const char *providers_fingerprint(const struct providers *p);
 
 /* raw.c: raw_messages.encoding values, and LZ4 compression. */
 enum raw_encoding { RAW_AS_IS = 0, RAW_DEFLATE = 1, RAW_LZ4 = 2 };
@@ -301,8 +305,10 @@ struct counts {
 	int64_t sends, hard, soft, undetermined, complaints, not_spam;
 	int64_t auto_replies, deliveries, delays, untrusted;
 };
+/* c (and the breakdown blob bd, NULL: none) into the counters of the
+ * identity's hour of t. */
 int rates_add(struct store *st, const char *identity, time_t t,
-    const struct counts *c, struct rb_error *err) RB_WUR;
+    const struct counts *c, const struct buf *bd, struct rb_error *err) RB_WUR;
 /* Evaluate alerts of one identity at now; *n_r += transitions. */
 int rates_evaluate(struct store *st, const char *identity, time_t now,
     uint64_t *n_r, struct rb_error *err) RB_WUR;
@@ -322,6 +328,51 @@ void rates_finish(
  * identity order. */
 int rates_evaluate_set(struct store *st, void *identities, time_t now,
     uint64_t *n_r, struct rb_error *err) RB_WUR;
+
+/* breakdown.c: the per identity and hour counts of the breakdowns by
+ * reason and by provider (counters.breakdown).  A set of entries (kind, name,
+ * counts), as counted or read; zero-initialised is empty. */
+enum { BD_REASON, BD_PROVIDER };
+/* Bytes of a blob at most: every reason and a whole provider table would
+ * not reach it; a bigger one is not ours. */
+#define BD_MAX_BLOB (4u * 1024 * 1024)
+enum { BD_HARD, BD_SOFT, BD_UNDETERMINED, BD_COMPLAINTS, BD_TOTAL, BD_N };
+struct bd_entry {
+	int kind;
+	uint32_t off, len; /* the name: len bytes at off of the names */
+	uint64_t n[BD_N];
+};
+struct bd_set {
+	struct bd_entry *v, *tmp; /* tmp: scratch of a merge */
+	size_t n, cap, cap_tmp;
+	struct buf names; /* NUL-terminated names of the entries */
+	int sorted;       /* v in (kind, name) order */
+};
+/* Does an events row of this type and trusted value count in one? */
+int bd_counted(const char *type, int trusted);
+/* One counted events row into s (its columns as insert_event binds
+ * them; provider: providers_lookup of its domain). */
+void bd_set_event(struct bd_set *s, const char *type, const char *bounce_type,
+    const char *reason, const char *provider, const char *feedback_type);
+void bd_set_clear(struct bd_set *s);
+void bd_set_free(struct bd_set *s);
+/* The entries of s by kind, most first (then by name), in arrays the
+ * caller frees with free(); names borrowed from s. */
+void bd_set_lists(const struct bd_set *s, struct store_breakdown **reasons_r,
+    size_t *n_reasons_r, struct store_breakdown **providers_r,
+    size_t *n_providers_r);
+/* Add the entries of a blob (of a counters row, or of rebound_bd) to
+ * s: 0, or -1 if it is not one of ours (s unchanged then). */
+int bd_set_merge_blob(struct bd_set *s, const void *blob, size_t len) RB_WUR;
+/* The blob of s (sorted here) into b: 0, or -1 past BD_MAX_BLOB. */
+int bd_set_encode(struct bd_set *s, struct buf *b) RB_WUR;
+/* The hour bucket of t (floor of t / 3600). */
+int64_t breakdown_hour(time_t t);
+/* The SQL functions rebound_bd_add and rebound_bd on a connection. */
+int breakdown_register(sqlite3 *db) RB_WUR;
+/* At open: recount the breakdowns from the events unless they were made
+ * with this handle's provider table (store_meta). */
+int breakdown_check(struct store *st, struct rb_error *err) RB_WUR;
 
 /* suppress.c: the automatic suppressions of one events row. */
 int suppress_global(struct store *st, const char *address, const char *reason,
