@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -533,13 +534,25 @@ set_wal(struct store *st, struct rb_error *err)
 	return 0;
 }
 
+/* Once per process, before SQLite's first use: no statistics of its
+ * allocations.  They are kept under one global mutex, which every
+ * allocation of every connection takes: the HTTP server's threads,
+ * each with its own connection, contended on it for every look-up. */
+static void
+sqlite_setup(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 store_open(const struct config *cfg, struct store **st_r, struct rb_error *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct store *st = xcalloc(1, sizeof(*st));
 	const char *path = config_get(cfg, "store.db");
 	char pragmas[256];
 
+	(void)pthread_once(&once, sqlite_setup);
 	if (conf_load(cfg, &st->conf, err) < 0)
 		goto fail;
 	if (path[0] == '\0') {
