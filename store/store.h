@@ -209,8 +209,9 @@ struct store_identity_stats {
 	const char *identity;
 	uint64_t sends;
 	uint64_t hard, soft, undetermined; /* bounces by bounceType */
-	uint64_t complaints;               /* not-spam excluded */
+	uint64_t complaints; /* not-spam and unsubscribes excluded */
 	uint64_t not_spam, auto_replies, deliveries, delays, untrusted;
+	uint64_t unsubscribes; /* opt-out reports (one-click unsubscribes) */
 	double bounce_rate;    /* hard / sends; 0 without sends */
 	double complaint_rate; /* complaints / sends */
 	enum store_status bounce_status, complaint_status, status;
