@@ -35,6 +35,8 @@
 /* Delivered rows are removed at most this often (a write transaction
  * each, which waits for the ingest's): small against a batch. */
 #define PUBLISH_REMOVE_MS 200
+/* How long a removal waits for the write lock before it is put off. */
+#define PUBLISH_REMOVE_WAIT_MS 20
 /* Wait before producing a failed row again. */
 #define PUBLISH_RETRY_MS 1000
 /* How often expired global suppressions are looked for. */
@@ -320,7 +322,17 @@ remove_delivered(struct publisher *p, int force)
 	    p->tail != p->head)
 		return;
 	p->removed_at = now;
-	if (store_outbox_done(p->st, p->acked, &err) < 0) {
+	/* The removal waits a little for the write lock, never the whole
+	 * busy timeout: a busy ingest would stall the publishing, and the
+	 * rows read are not read again whether removed or not. */
+	switch (store_outbox_done(
+	    p->st, p->acked, force ? 0 : PUBLISH_REMOVE_WAIT_MS, &err)) {
+	case 0:
+		break;
+	case 1:
+		p->ls.remove_busy++;
+		return;
+	default:
 		plog_msg(&p->kc.log, LOG_WARN, "kafka producer: %s", err.msg);
 		return;
 	}

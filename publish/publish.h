@@ -53,15 +53,16 @@ void publish_broker_stop(struct publish_broker **b);
 struct publisher;
 
 struct publish_stats {
-	uint64_t produced;  /* messages handed to librdkafka (retries too) */
-	uint64_t delivered; /* acknowledged by the brokers */
-	uint64_t failed;    /* delivery failures (each is retried) */
-	uint64_t skipped;   /* rows with nothing to send (event pruned,
-	                       topic disabled) */
-	uint64_t inflight;  /* produced, not yet acknowledged */
-	uint64_t removed;   /* outbox rows removed after delivery */
-	int64_t acked_id;   /* every outbox row up to this id is delivered */
-	uint64_t restarts;  /* producers replaced after a fatal error */
+	uint64_t produced;    /* messages handed to librdkafka (retries too) */
+	uint64_t delivered;   /* acknowledged by the brokers */
+	uint64_t failed;      /* delivery failures (each is retried) */
+	uint64_t skipped;     /* rows with nothing to send (event pruned,
+	                         topic disabled) */
+	uint64_t inflight;    /* produced, not yet acknowledged */
+	uint64_t removed;     /* outbox rows removed after delivery */
+	uint64_t remove_busy; /* removals put off: the write lock was busy */
+	int64_t acked_id;     /* every outbox row up to this id is delivered */
+	uint64_t restarts;    /* producers replaced after a fatal error */
 };
 
 /*

@@ -19,6 +19,9 @@
 
 #include "store_int.h"
 
+/* How long the committer waits for readers to leave the WAL. */
+#define CKPT_READER_WAIT_MS 20
+
 struct ckpt {
 	struct store *st;
 	sqlite3 *db; /* the thread's own connection */
@@ -106,8 +109,16 @@ ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
 		/* Only this thread wakes the checkpointer: it stays idle
 		 * while this runs. */
 		ck_unlock(c);
+		/* RESTART: also waits for the readers still on the WAL
+		 * (a publisher, the HTTP API read all the time) so that
+		 * the next transaction restarts it: with PASSIVE a reader
+		 * at the wrong moment let the WAL grow to four times its
+		 * size, and every page look-up with it.  A reader that
+		 * takes longer is not waited for: the next time will do. */
+		c->st->busy_limit_ms = CKPT_READER_WAIT_MS;
 		(void)sqlite3_wal_checkpoint_v2(
-		    db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		    db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		c->st->busy_limit_ms = 0;
 		return SQLITE_OK;
 	}
 	if (!c->wanted && !c->running) {

@@ -376,13 +376,20 @@ out:
 }
 
 int
-store_outbox_done(struct store *st, int64_t upto, struct rb_error *err)
+store_outbox_done(
+    struct store *st, int64_t upto, unsigned wait_ms, struct rb_error *err)
 {
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_begin(st, err) < 0)
-		return -1;
+	st->busy_limit_ms = wait_ms;
+	rc = store_begin(st, err);
+	st->busy_limit_ms = 0;
+	if (rc < 0)
+		return wait_ms > 0 &&
+		               (sqlite3_errcode(st->db) & 0xff) == SQLITE_BUSY
+		           ? 1
+		           : -1;
 	if (sqlite3_prepare_v2(st->db, "DELETE FROM outbox WHERE id <= ?1", -1,
 	        &s, NULL) != SQLITE_OK) {
 		store_db_error(st, "outbox done", err);

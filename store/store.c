@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -546,6 +547,40 @@ sqlite_setup(void)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/*
+ * While another connection holds the write lock.  SQLite's own handler
+ * sleeps 1, 2, 5, 10 ... up to 100 ms between tries: a writer holding
+ * the lock for a few milliseconds (the publisher's deletes, an HTTP
+ * write) cost the ingest tens of them, and a writer taking it again at
+ * once (the ingest's batches) starved the other for the whole timeout.
+ * Here the tries start at 50 us and double up to 2 ms, for the same
+ * total time.
+ */
+static int
+busy_wait(void *ctx, int n)
+{
+	struct store *st = ctx;
+	uint64_t limit =
+	    st->busy_limit_ms > 0 ? st->busy_limit_ms : st->conf.busy_ms;
+	struct timespec now, d;
+	int64_t us;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	if (n == 0)
+		st->busy_since = now;
+	us = (int64_t)(now.tv_sec - st->busy_since.tv_sec) * 1000000 +
+	     (now.tv_nsec - st->busy_since.tv_nsec) / 1000;
+	if (us >= (int64_t)(limit * 1000))
+		return 0;
+	us = n < 6 ? (int64_t)50 << n : 2000;
+	if (us > 2000)
+		us = 2000;
+	d.tv_sec = 0;
+	d.tv_nsec = (long)(us * 1000);
+	(void)nanosleep(&d, NULL);
+	return 1;
+}
+
 int
 store_open(const struct config *cfg, struct store **st_r, struct rb_error *err)
 {
@@ -575,7 +610,7 @@ store_open(const struct config *cfg, struct store **st_r, struct rb_error *err)
 		goto fail;
 	}
 	(void)sqlite3_extended_result_codes(st->db, 1);
-	(void)sqlite3_busy_timeout(st->db, (int)st->conf.busy_ms);
+	(void)sqlite3_busy_handler(st->db, busy_wait, st);
 	if (breakdown_register(st->db) < 0) {
 		store_db_error(st, "breakdown functions", err);
 		goto fail;

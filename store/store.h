@@ -589,9 +589,11 @@ typedef int store_outbox_fn(const struct store_outbox_msg *m, void *ctx);
  */
 int store_outbox_read(struct store *st, int64_t after, size_t limit, time_t now,
     store_outbox_fn *fn, void *ctx, struct rb_error *err) RB_WUR;
-/* Remove the rows with id <= upto (delivered).  0 or -1. */
-int store_outbox_done(
-    struct store *st, int64_t upto, struct rb_error *err) RB_WUR;
+/* Remove the rows with id <= upto (delivered), waiting at most wait_ms
+ * for the write lock (0: store.busy_timeout).  0 done, 1 the lock was
+ * busy that long (nothing done: try later), or -1. */
+int store_outbox_done(struct store *st, int64_t upto, unsigned wait_ms,
+    struct rb_error *err) RB_WUR;
 /*
  * Add an outbox row for each global entry that expired since the last
  * sweep (by time, so nothing else would tell the compacted topic).  The

@@ -85,6 +85,10 @@ struct store {
 	int in_tx;
 	int ingesting;
 	struct query_cache *qcache; /* query.c: statements by SQL text */
+	/* The busy handler (store.c): when the wait for a lock began, and
+	 * how long it may last (0: store.busy_timeout). */
+	struct timespec busy_since;
+	uint64_t busy_limit_ms;
 };
 
 /* store.c */

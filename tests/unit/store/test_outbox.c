@@ -190,12 +190,29 @@ test_rows(const struct classify_rules *rules)
 	test_assert(os.depth == 4 && os.by_topic[STORE_TOPIC_EVENTS] == 2 &&
 	            os.by_topic[STORE_TOPIC_SUPPRESSION] == 2 &&
 	            os.oldest == FX_NOW && os.last_id == r.m[3].id);
+	/* Another writer holds the lock: a removal with a short wait is
+	 * put off (1), nothing removed; then done once the lock is free. */
+	{
+		char path[512];
+		sqlite3 *other;
+
+		(void)snprintf(path, sizeof(path), "%s/rows.db", fx_dir);
+		test_assert(sqlite3_open(path, &other) == SQLITE_OK);
+		test_assert(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+		                NULL) == SQLITE_OK);
+		test_assert(store_outbox_done(st, r.m[1].id, 30, &err) == 1);
+		test_assert(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL) ==
+		            SQLITE_OK);
+		sqlite3_close(other);
+		test_assert(store_outbox_stats(st, &os, &err) == 0);
+		test_assert(os.depth == 4);
+	}
 	/* Delivered up to row 2: two are left, in order. */
-	test_assert(store_outbox_done(st, r.m[1].id, &err) == 0);
+	test_assert(store_outbox_done(st, r.m[1].id, 30, &err) == 0);
 	rows_free(&r);
 	read_all(st, FX_NOW, &r);
 	test_assert(r.n == 2 && r.m[0].topic == STORE_TOPIC_SUPPRESSION);
-	test_assert(store_outbox_done(st, r.last, &err) == 0);
+	test_assert(store_outbox_done(st, r.last, 0, &err) == 0);
 	rows_free(&r);
 	read_all(st, FX_NOW, &r);
 	test_assert(r.n == 0);
@@ -217,7 +234,7 @@ test_rows(const struct classify_rules *rules)
 	rows_free(&r);
 	read_all(st, FX_NOW + 20, &r);
 	test_assert(r.n == 2 && r.value[0] == NULL && r.value[1] == NULL);
-	test_assert(store_outbox_done(st, r.last, &err) == 0);
+	test_assert(store_outbox_done(st, r.last, 0, &err) == 0);
 	rows_free(&r);
 	/* A sends add crossing the threshold: an alert row. */
 	test_assert(store_sends_add(st, "shop.example.com", 10, FX_NOW,
@@ -232,7 +249,7 @@ test_rows(const struct classify_rules *rules)
 	test_assert_streq(
 	    json_string_value(json_object_get(v, "to")), "critical");
 	json_decref(v);
-	test_assert(store_outbox_done(st, r.last, &err) == 0);
+	test_assert(store_outbox_done(st, r.last, 0, &err) == 0);
 	rows_free(&r);
 
 	/* Expiry: the first sweep only sets the mark; after the 14 days
