@@ -28,7 +28,7 @@
 #include "core/core.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* RFC 5321 4.5.3.1: 64 octets of local part, 255 of domain, the "@". */
 #define STORE_MAX_ADDRESS 321
 /* An identity is a domain or an address. */

@@ -220,8 +220,8 @@ recount_row(struct list *l, const char *name, const char *type, const char *bt,
 		b->name = l->names[l->n++];
 	}
 	if (strcmp(type, "Complaint") == 0) {
-		if (ft == NULL || (strcmp(ft, "not-spam") != 0 &&
-		                      strcmp(ft, "opt-out") != 0))
+		if (ft == NULL ||
+		    (strcmp(ft, "not-spam") != 0 && strcmp(ft, "opt-out") != 0))
 			b->complaints++;
 	} else if (bt != NULL) {
 		if (strcmp(bt, "Permanent") == 0)

@@ -178,8 +178,8 @@ test_states(const struct classify_rules *rules)
 		m[2] = fx_arf("c3", "x3@yahoo.com", "orders@shop.example.com",
 		    "not-spam");
 		/* An unsubscribe is no complaint either: counted apart. */
-		m[5] = fx_arf("c6", "x6@yahoo.com", "orders@shop.example.com",
-		    "opt-out");
+		m[5] = fx_arf(
+		    "c6", "x6@yahoo.com", "orders@shop.example.com", "opt-out");
 		test_assert(
 		    fx_ingest(st, rules, m, 3, FX_NOW + 180, &sum) == 0);
 		test_assert(
