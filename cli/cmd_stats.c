@@ -28,9 +28,9 @@ const char cmd_stats_usage[] =
     "\n"
     "Bounce and complaint rates per identity over a rolling window of\n"
     "whole hours.  bounceRate = Permanent bounces / sends; complaintRate\n"
-    "= complaints (not-spam excluded) / sends.  Status ok, warning or\n"
-    "critical against the thresholds of the config (rates.*); ok while\n"
-    "the window has fewer than rates.min_sends sends.\n"
+    "= complaints (not-spam reports and unsubscribes excluded) / sends.\n"
+    "Status ok, warning or critical against the thresholds of the config\n"
+    "(rates.*); ok while the window has fewer than rates.min_sends sends.\n"
     "\n"
     "  --identity ID      one identity (default: all with activity)\n"
     "  --window DURATION  e.g. 24h, 7d (default: rates.window)\n"
@@ -115,6 +115,8 @@ on_stats(const struct store_identity_stats *s, void *ctx)
 		    o, "complaints", json_integer((json_int_t)s->complaints));
 		json_object_set_new(
 		    o, "notSpam", json_integer((json_int_t)s->not_spam));
+		json_object_set_new(o, "unsubscribes",
+		    json_integer((json_int_t)s->unsubscribes));
 		json_object_set_new(o, "autoReplies",
 		    json_integer((json_int_t)s->auto_replies));
 		json_object_set_new(

@@ -216,13 +216,14 @@ on_reputation(const struct store_identity_stats *s, void *ctx)
 	            s->undetermined == 0 && s->complaints == 0 &&
 	            s->not_spam == 0 && s->auto_replies == 0 &&
 	            s->deliveries == 0 && s->delays == 0 && s->untrusted == 0 &&
-	            s->n_reasons == 0;
+	            s->unsubscribes == 0 && s->n_reasons == 0;
 	jw_obj(w);
 	api_stats_fields(w, s, store_account_of(rc->st, s->identity));
 	jw_kuint(w, "window", rc->window);
 	jw_ktime(w, "from", (time_t)(h0 * 3600));
 	jw_ktime(w, "to", (time_t)((h1 + 1) * 3600));
 	jw_kuint(w, "notSpam", s->not_spam);
+	jw_kuint(w, "unsubscribes", s->unsubscribes);
 	jw_kuint(w, "autoReplies", s->auto_replies);
 	jw_kuint(w, "deliveries", s->deliveries);
 	jw_kuint(w, "delays", s->delays);

@@ -119,6 +119,7 @@ counts_add(struct counts *d, const struct counts *c)
 	d->deliveries += c->deliveries;
 	d->delays += c->delays;
 	d->untrusted += c->untrusted;
+	d->unsubscribes += c->unsubscribes;
 }
 
 /* Into the batch's deltas of the identity and hour of the item: the
@@ -337,6 +338,16 @@ is_not_spam(const struct item_row *row)
 	       strcmp(row->feedback_type, "not-spam") == 0;
 }
 
+/* An unsubscribe (Apple Mail's one-click, feedbackType opt-out): the
+ * recipient wants no more mail, which suppresses, but did not call it
+ * spam, so it stays out of the complaint rate. */
+static int
+is_opt_out(const struct item_row *row)
+{
+	return row->feedback_type != NULL &&
+	       strcmp(row->feedback_type, "opt-out") == 0;
+}
+
 /* Count the row and apply its suppressions (trusted feedback only). */
 
 /* The automatic suppressions of one events row, for address. */
@@ -403,6 +414,8 @@ row_effects(struct store *st, const struct item *it, const struct item_row *row,
 	case CLASSIFY_EVENT_COMPLAINT:
 		if (is_not_spam(row))
 			c->not_spam++;
+		else if (is_opt_out(row))
+			c->unsubscribes++;
 		else
 			c->complaints++;
 		break;

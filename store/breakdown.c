@@ -141,7 +141,11 @@ entry_count(struct bd_entry *e, const char *type, const char *bounce_type,
     const char *feedback_type)
 {
 	if (strcmp(type, "Complaint") == 0) {
-		if (feedback_type == NULL || strcmp(feedback_type, "not-spam"))
+		/* As the counters: not-spam reports and unsubscribes are
+		 * no complaints (apply.c). */
+		if (feedback_type == NULL ||
+		    (strcmp(feedback_type, "not-spam") != 0 &&
+		        strcmp(feedback_type, "opt-out") != 0))
 			e->n[BD_COMPLAINTS]++;
 	} else if (bounce_type != NULL) {
 		if (strcmp(bounce_type, "Permanent") == 0)

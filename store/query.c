@@ -238,7 +238,7 @@ stats_empty(const struct store_identity_stats *r)
 	return r->sends == 0 && r->hard == 0 && r->soft == 0 &&
 	       r->undetermined == 0 && r->complaints == 0 && r->not_spam == 0 &&
 	       r->auto_replies == 0 && r->deliveries == 0 && r->delays == 0 &&
-	       r->untrusted == 0;
+	       r->untrusted == 0 && r->unsubscribes == 0;
 }
 
 int
@@ -910,7 +910,8 @@ store_overview(struct store *st, time_t now, uint64_t window, size_t top,
 	static const char sql_ids[] =
 	    "SELECT identity, sum(sends), sum(hard), sum(soft),"
 	    " sum(undetermined), sum(complaints), sum(not_spam),"
-	    " sum(auto_replies), sum(deliveries), sum(delays), sum(untrusted)"
+	    " sum(auto_replies), sum(deliveries), sum(delays), sum(untrusted),"
+	    " sum(unsubscribes)"
 	    " FROM counters WHERE hour BETWEEN ?1 AND ?2 GROUP BY identity";
 	struct top t = {NULL, 0, top > STORE_MAX_PAGE ? STORE_MAX_PAGE : top};
 	sqlite3_stmt *s;
@@ -958,6 +959,7 @@ store_overview(struct store *st, time_t now, uint64_t window, size_t top,
 		r.deliveries = (uint64_t)sqlite3_column_int64(s, 8);
 		r.delays = (uint64_t)sqlite3_column_int64(s, 9);
 		r.untrusted = (uint64_t)sqlite3_column_int64(s, 10);
+		r.unsubscribes = (uint64_t)sqlite3_column_int64(s, 11);
 		if (r.identity == NULL || stats_empty(&r))
 			continue;
 		o_r->identities++;

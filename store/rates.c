@@ -4,7 +4,8 @@
  * thresholds, and the alert state machine per identity and metric
  * (ok -> warning -> critical -> ok, any step allowed) with a row per
  * transition.  As SES: bounceRate = Permanent bounces / sends,
- * complaintRate = complaints (not-spam reports excluded) / sends; below
+ * complaintRate = complaints (not-spam reports and unsubscribes
+ * excluded) / sends; below
  * rates.min_sends sends in the window the status stays ok, since three
  * bounces of twenty sends say nothing yet.
  */
@@ -71,6 +72,7 @@ rates_add(struct store *st, const char *identity, time_t t,
 		    s, 13, bd->data, bd->len, SQLITE_STATIC);
 	else
 		(void)sqlite3_bind_null(s, 13);
+	(void)sqlite3_bind_int64(s, 14, c->unsubscribes);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		store_db_error(st, "update counters", err);
 		(void)sqlite3_reset(s);
@@ -358,15 +360,18 @@ sum_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
 	    " coalesce(sum(soft), 0), coalesce(sum(undetermined), 0),"
 	    " coalesce(sum(complaints), 0), coalesce(sum(not_spam), 0),"
 	    " coalesce(sum(auto_replies), 0), coalesce(sum(deliveries), 0),"
-	    " coalesce(sum(delays), 0), coalesce(sum(untrusted), 0)"
+	    " coalesce(sum(delays), 0), coalesce(sum(untrusted), 0),"
+	    " coalesce(sum(unsubscribes), 0)"
 	    " FROM counters WHERE identity = ?1 AND hour BETWEEN ?2 AND ?3";
-	/* The rows, summed here: SQLite's sum() of ten columns and an
+	/* The rows, summed here: SQLite's sum() of eleven columns and an
 	 * aggregate of the blobs cost more than the columns read. */
 	static const char sql_rows[] =
 	    "SELECT sends, hard, soft, undetermined, complaints, not_spam,"
-	    " auto_replies, deliveries, delays, untrusted, breakdown"
+	    " auto_replies, deliveries, delays, untrusted, unsubscribes,"
+	    " breakdown"
 	    " FROM counters WHERE identity = ?1 AND hour BETWEEN ?2 AND ?3";
-	uint64_t v[10] = {0};
+	enum { N_SUMS = 11 };
+	uint64_t v[N_SUMS] = {0};
 	sqlite3_stmt *s;
 	int rc, i;
 
@@ -377,13 +382,13 @@ sum_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
 	(void)sqlite3_bind_int64(s, 2, h0);
 	(void)sqlite3_bind_int64(s, 3, h1);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		for (i = 0; i < 10; i++)
+		for (i = 0; i < N_SUMS; i++)
 			v[i] += (uint64_t)sqlite3_column_int64(s, i);
 		if (set_r == NULL)
 			break;
-		if (sqlite3_column_type(s, 10) != SQLITE_NULL &&
-		    bd_set_merge_blob(set_r, sqlite3_column_blob(s, 10),
-		        (size_t)sqlite3_column_bytes(s, 10)) < 0) {
+		if (sqlite3_column_type(s, N_SUMS) != SQLITE_NULL &&
+		    bd_set_merge_blob(set_r, sqlite3_column_blob(s, N_SUMS),
+		        (size_t)sqlite3_column_bytes(s, N_SUMS)) < 0) {
 			(void)sqlite3_reset(s);
 			return rb_error_set(err, EIO,
 			    "%s: breakdown of %s: not a breakdown blob",
@@ -403,6 +408,7 @@ sum_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
 	r->deliveries = v[7];
 	r->delays = v[8];
 	r->untrusted = v[9];
+	r->unsubscribes = v[10];
 	r->identity = identity;
 	rates_finish(&st->conf.th, r);
 	return 0;

@@ -49,8 +49,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_COUNTER_ADD] =
 	    "INSERT INTO counters(identity, hour, sends, hard, soft,"
 	    " undetermined, complaints, not_spam, auto_replies, deliveries,"
-	    " delays, untrusted, breakdown)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	    " delays, untrusted, breakdown, unsubscribes)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14)"
 	    " ON CONFLICT(identity, hour) DO UPDATE SET"
 	    " sends = sends + excluded.sends,"
 	    " hard = hard + excluded.hard,"
@@ -62,6 +63,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    " deliveries = deliveries + excluded.deliveries,"
 	    " delays = delays + excluded.delays,"
 	    " untrusted = untrusted + excluded.untrusted,"
+	    " unsubscribes = unsubscribes + excluded.unsubscribes,"
 	    " breakdown = rebound_bd_add(breakdown, excluded.breakdown)",
 	[STMT_REVIEW_INSERT] =
 	    "INSERT INTO review(message_id, time, why, json)"

@@ -28,7 +28,7 @@
 #include "core/core.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* RFC 5321 4.5.3.1: 64 octets of local part, 255 of domain, the "@". */
 #define STORE_MAX_ADDRESS 321
 /* An identity is a domain or an address. */
@@ -209,8 +209,9 @@ struct store_identity_stats {
 	const char *identity;
 	uint64_t sends;
 	uint64_t hard, soft, undetermined; /* bounces by bounceType */
-	uint64_t complaints;               /* not-spam excluded */
+	uint64_t complaints; /* not-spam and unsubscribes excluded */
 	uint64_t not_spam, auto_replies, deliveries, delays, untrusted;
+	uint64_t unsubscribes; /* opt-out reports (one-click unsubscribes) */
 	double bounce_rate;    /* hard / sends; 0 without sends */
 	double complaint_rate; /* complaints / sends */
 	enum store_status bounce_status, complaint_status, status;

@@ -307,7 +307,7 @@ void apply_abort(struct store *st, struct apply_batch *b);
 /* rates.c */
 struct counts {
 	int64_t sends, hard, soft, undetermined, complaints, not_spam;
-	int64_t auto_replies, deliveries, delays, untrusted;
+	int64_t auto_replies, deliveries, delays, untrusted, unsubscribes;
 };
 /* c (and the breakdown blob bd, NULL: none) into the counters of the
  * identity's hour of t. */

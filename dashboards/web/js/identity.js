@@ -177,7 +177,7 @@ export async function identityPage(main, query, identity) {
       tile("Complaint rate", complaintRate(rep.complaintRate), [badge(rep.complaintStatus), ` warning ${complaintRate(th.complaintWarning)}, critical ${complaintRate(th.complaintCritical)}`],
         `tile-${rep.complaintStatus}`),
       tile("Hard bounces", int(rep.hardBounces), `soft ${int(rep.softBounces)}, undetermined ${int(rep.undeterminedBounces)}`),
-      tile("Complaints", int(rep.complaints), `not-spam ${int(rep.notSpam)}`),
+      tile("Complaints", int(rep.complaints), `not-spam ${int(rep.notSpam)}, unsubscribes ${int(rep.unsubscribes)}`),
       tile("Other feedback", int(rep.autoReplies + rep.delays), `auto-replies ${int(rep.autoReplies)}, delays ${int(rep.delays)}, untrusted ${int(rep.untrusted)}`)),
     h("section", {class: "panel", "aria-labelledby": "charts-h"},
       h("div", {class: "panel-head"},

@@ -52,7 +52,7 @@ static const char *const dsn_rows[][3] = {
     {"5.0.0", "failed", "550 something went wrong"},
 };
 static const char *const feedback_types[] = {
-    "abuse", "not-spam", "fraud", "other", "virus"};
+    "abuse", "not-spam", "fraud", "other", "virus", "opt-out"};
 
 /* A recipient: a local part and a domain of the list, or (rarely) an
  * address that does not normalise. */
@@ -220,7 +220,8 @@ recount_row(struct list *l, const char *name, const char *type, const char *bt,
 		b->name = l->names[l->n++];
 	}
 	if (strcmp(type, "Complaint") == 0) {
-		if (ft == NULL || strcmp(ft, "not-spam") != 0)
+		if (ft == NULL ||
+		    (strcmp(ft, "not-spam") != 0 && strcmp(ft, "opt-out") != 0))
 			b->complaints++;
 	} else if (bt != NULL) {
 		if (strcmp(bt, "Permanent") == 0)
@@ -461,6 +462,7 @@ run_seed(const struct classify_rules *rules, uint64_t seed)
 
 	/* A database of schema 4: migrated, its blobs made from the events. */
 	exec_sql(path, "ALTER TABLE counters DROP COLUMN breakdown;"
+	               " ALTER TABLE counters DROP COLUMN unsubscribes;"
 	               " DROP TABLE store_meta;"
 	               " CREATE INDEX events_breakdown ON events(identity,"
 	               " time, type, bounce_type, reason, domain,"

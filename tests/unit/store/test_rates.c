@@ -167,7 +167,7 @@ test_states(const struct classify_rules *rules)
 	/* Complaints: 2 of 3000 abuse reports (0.067 %) stay ok, a not-spam
 	 * report counts for nothing, 2 more make 0.13 % -> warning. */
 	{
-		char *m[5];
+		char *m[6];
 		struct store_ingest_summary sum;
 		size_t i;
 
@@ -177,10 +177,17 @@ test_states(const struct classify_rules *rules)
 		    "c2", "x2@yahoo.com", "orders@shop.example.com", "abuse");
 		m[2] = fx_arf("c3", "x3@yahoo.com", "orders@shop.example.com",
 		    "not-spam");
+		/* An unsubscribe is no complaint either: counted apart. */
+		m[5] = fx_arf(
+		    "c6", "x6@yahoo.com", "orders@shop.example.com", "opt-out");
 		test_assert(
 		    fx_ingest(st, rules, m, 3, FX_NOW + 180, &sum) == 0);
+		test_assert(
+		    fx_ingest(st, rules, m + 5, 1, FX_NOW + 180, &sum) == 0);
+		test_assert(sum.stored == 1);
 		g = stats(st, "shop.example.com", FX_NOW + 180);
 		test_assert(g.s.complaints == 2 && g.s.not_spam == 1);
+		test_assert(g.s.unsubscribes == 1);
 		test_assert(g.s.complaint_status == STORE_OK);
 		m[3] = fx_arf(
 		    "c4", "x4@yahoo.com", "orders@shop.example.com", "abuse");
@@ -195,7 +202,7 @@ test_states(const struct classify_rules *rules)
 		test_assert(l.n == 4);
 		test_assert_streq(l.a[0].metric, "complaint");
 		test_assert(l.a[0].to == STORE_WARNING);
-		for (i = 0; i < 5; i++)
+		for (i = 0; i < 6; i++)
 			free(m[i]);
 	}
 
@@ -315,6 +322,50 @@ test_import(void)
 	store_close(&st);
 }
 
+/* A database of schema 5 counted unsubscribes as complaints: the
+ * migration moves them, hour by hour, from the events. */
+static void
+test_unsubscribe_migration(const struct classify_rules *rules)
+{
+	const char *sets[] = {"store.workers=0", NULL};
+	struct store_ingest_summary sum;
+	char path[512], *m[5];
+	struct store *st;
+	struct grab g;
+	sqlite3 *db;
+	size_t i;
+
+	st = fx_open("unsub.db", sets);
+	for (i = 0; i < 5; i++) {
+		char id[16], rcpt[64];
+
+		(void)snprintf(id, sizeof(id), "u%zu", i);
+		(void)snprintf(rcpt, sizeof(rcpt), "u%zu@yahoo.com", i);
+		m[i] = fx_arf(id, rcpt, "orders@shop.example.com",
+		    i < 2 ? "abuse" : "opt-out");
+	}
+	/* Two hours: the moves are per counters row. */
+	test_assert(fx_ingest(st, rules, m, 3, FX_NOW, &sum) == 0);
+	test_assert(fx_ingest(st, rules, m + 3, 2, FX_NOW + 3600, &sum) == 0);
+	store_close(&st);
+	(void)snprintf(path, sizeof(path), "%s/unsub.db", fx_dir);
+	test_assert(sqlite3_open(path, &db) == SQLITE_OK);
+	test_assert(sqlite3_exec(db,
+	                "UPDATE counters SET complaints = complaints +"
+	                " unsubscribes;"
+	                " ALTER TABLE counters DROP COLUMN unsubscribes;"
+	                " PRAGMA user_version = 5",
+	                NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	st = fx_open("unsub.db", sets);
+	g = stats(st, "shop.example.com", FX_NOW + 3600);
+	test_assert(g.s.complaints == 2 && g.s.unsubscribes == 3);
+	test_assert(g.n == 1);
+	store_close(&st);
+	for (i = 0; i < 5; i++)
+		free(m[i]);
+}
+
 int
 main(void)
 {
@@ -326,6 +377,7 @@ main(void)
 	test_low_volume(rules);
 	test_thresholds(rules);
 	test_import();
+	test_unsubscribe_migration(rules);
 	classify_rules_free(&rules);
 	classify_global_shutdown();
 	fx_cleanup();
