@@ -103,12 +103,72 @@ on_identity(const struct store_identity_stats *s, void *ctx)
 	return 0;
 }
 
+/* sort=: by name (the default), or ranked worst first. */
+static const char *const sort_names[] = {
+    "identity", "bounceRate", "complaintRate", "sends", NULL};
+static const enum store_rank sort_ranks[] = {STORE_RANK_BOUNCE_RATE,
+    STORE_RANK_BOUNCE_RATE, STORE_RANK_COMPLAINT_RATE, STORE_RANK_SENDS};
+
+/* GET /v1/identities?sort=bounceRate|complaintRate|sends: the position
+ * in the token is the value (its 64 bits in decimal: exact) and the
+ * name. */
+static void
+identities_ranked(struct req *rq, struct store *st, uint64_t window, int status,
+    int sort, size_t limit, uint32_t filters)
+{
+	char tstore[HTTP_TOKEN_TEXT_MAX + 1], last[STORE_MAX_IDENTITY];
+	char next[HTTP_TOKEN_TEXT_MAX + 1], bits[24];
+	const char *f[2] = {NULL, NULL};
+	double after_value = 0, last_value = 0;
+	struct list_ctx lc;
+	struct rb_error err;
+	int more = 0, t;
+
+	t = token_read(rq, 'r', filters, tstore, f, 2);
+	if (t < 0)
+		return;
+	if (t > 0) {
+		uint64_t u;
+
+		if (parse_u64(f[0], &u) < 0) {
+			reply_bad_param(rq, "nextToken",
+			    "nextToken: not a token of this listing");
+			return;
+		}
+		memcpy(&after_value, &u, sizeof(u));
+	}
+	lc.w = reply_json(rq, 200);
+	lc.st = st;
+	jw_obj(lc.w);
+	jw_kuint(lc.w, "window", window);
+	jw_kstr(lc.w, "sort", sort_names[sort]);
+	jw_key(lc.w, "identities");
+	jw_arr(lc.w);
+	if (store_identities_ranked(st, rq->now, window, status,
+	        sort_ranks[sort], after_value, t > 0 ? f[1] : NULL, limit,
+	        on_identity, &lc, &more, &last_value, last, &err) < 0) {
+		reply_store_error(rq, st, &err);
+		return;
+	}
+	jw_arr_end(lc.w);
+	if (more) {
+		uint64_t u;
+		const char *pos[2] = {bits, last};
+
+		memcpy(&u, &last_value, sizeof(u));
+		(void)snprintf(bits, sizeof(bits), "%" PRIu64, u);
+		token_make(next, 'r', filters, pos, 2);
+		jw_kstr(lc.w, "nextToken", next);
+	}
+	jw_obj_end(lc.w);
+}
+
 void
 api_identities(struct req *rq)
 {
 	static const char *const allowed[] = {
-	    "window", "status", "pageSize", "nextToken", NULL};
-	static const char *const filters[] = {"window", "status", NULL};
+	    "window", "status", "sort", "pageSize", "nextToken", NULL};
+	static const char *const filters[] = {"window", "status", "sort", NULL};
 	char tstore[HTTP_TOKEN_TEXT_MAX + 1], last[STORE_MAX_IDENTITY];
 	char next[HTTP_TOKEN_TEXT_MAX + 1];
 	const char *after = NULL;
@@ -118,7 +178,7 @@ api_identities(struct req *rq)
 	struct store *st;
 	uint64_t window;
 	size_t limit;
-	int status, more = 0, t;
+	int status, sort, more = 0, t;
 
 	if (params_check(rq, allowed) < 0 || (st = req_reader(rq)) == NULL)
 		return;
@@ -126,8 +186,14 @@ api_identities(struct req *rq)
 	if (param_hours(
 	        rq, "window", th.window, 3600, HTTP_WINDOW_MAX, &window) < 0 ||
 	    param_enum(rq, "status", status_names, &status) < 0 ||
+	    param_enum(rq, "sort", sort_names, &sort) < 0 ||
 	    param_page_size(rq, &limit) < 0)
 		return;
+	if (sort > 0) {
+		identities_ranked(rq, st, window, status, sort, limit,
+		    params_hash(rq, filters));
+		return;
+	}
 	t = token_read(rq, 'i', params_hash(rq, filters), tstore, &after, 1);
 	if (t < 0)
 		return;

@@ -340,6 +340,193 @@ store_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
 	return rc < 0 ? -1 : 0;
 }
 
+/* ---- identities ranked ------------------------------------------------- */
+
+/* The sums of every identity's counters in hours [?1, ?2]. */
+static const char window_sql[] =
+    "SELECT identity, sum(sends), sum(hard), sum(soft),"
+    " sum(undetermined), sum(complaints), sum(not_spam),"
+    " sum(auto_replies), sum(deliveries), sum(delays), sum(untrusted),"
+    " sum(unsubscribes)"
+    " FROM counters WHERE hour BETWEEN ?1 AND ?2 GROUP BY identity";
+
+/* A row of window_sql into *r (no rates yet): 0, or -1 when it counts
+ * nothing. */
+static int
+window_row(sqlite3_stmt *s, struct store_identity_stats *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->identity = col_text(s, 0);
+	r->sends = (uint64_t)sqlite3_column_int64(s, 1);
+	r->hard = (uint64_t)sqlite3_column_int64(s, 2);
+	r->soft = (uint64_t)sqlite3_column_int64(s, 3);
+	r->undetermined = (uint64_t)sqlite3_column_int64(s, 4);
+	r->complaints = (uint64_t)sqlite3_column_int64(s, 5);
+	r->not_spam = (uint64_t)sqlite3_column_int64(s, 6);
+	r->auto_replies = (uint64_t)sqlite3_column_int64(s, 7);
+	r->deliveries = (uint64_t)sqlite3_column_int64(s, 8);
+	r->delays = (uint64_t)sqlite3_column_int64(s, 9);
+	r->untrusted = (uint64_t)sqlite3_column_int64(s, 10);
+	r->unsubscribes = (uint64_t)sqlite3_column_int64(s, 11);
+	return r->identity == NULL || stats_empty(r) ? -1 : 0;
+}
+
+struct ranked {
+	struct store_identity_stats s; /* identity: malloc'd */
+	double v;
+};
+
+/* A bounded max-heap of the page: its root the one ranked last, which
+ * goes when a better one comes. */
+struct rank_heap {
+	struct ranked *v;
+	size_t n, max;
+};
+
+static double
+rank_value(const struct store_identity_stats *r, enum store_rank key)
+{
+	switch (key) {
+	case STORE_RANK_BOUNCE_RATE:
+		return r->bounce_rate;
+	case STORE_RANK_COMPLAINT_RATE:
+		return r->complaint_rate;
+	case STORE_RANK_SENDS:
+		break;
+	}
+	return (double)r->sends;
+}
+
+/* Is (va, ia) ranked after (vb, ib): a lower value, or equal and a
+ * later name? */
+static int
+rank_after(double va, const char *ia, double vb, const char *ib)
+{
+	if (va != vb)
+		return va < vb;
+	return strcmp(ia, ib) > 0;
+}
+
+static int
+ranked_after(const struct ranked *a, const struct ranked *b)
+{
+	return rank_after(a->v, a->s.identity, b->v, b->s.identity);
+}
+
+static void
+ranked_swap(struct ranked *a, struct ranked *b)
+{
+	struct ranked t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static void
+rank_push(struct rank_heap *h, const struct store_identity_stats *r, double v)
+{
+	size_t i;
+
+	if (h->n == h->max) {
+		size_t m;
+
+		if (!rank_after(h->v[0].v, h->v[0].s.identity, v, r->identity))
+			return;
+		free((char *)(uintptr_t)h->v[0].s.identity);
+		h->v[0].s = *r;
+		h->v[0].s.identity = xstrdup(r->identity);
+		h->v[0].v = v;
+		for (i = 0;; i = m) {
+			size_t l = 2 * i + 1;
+
+			m = i;
+			if (l < h->n && ranked_after(&h->v[l], &h->v[m]))
+				m = l;
+			if (l + 1 < h->n &&
+			    ranked_after(&h->v[l + 1], &h->v[m]))
+				m = l + 1;
+			if (m == i)
+				return;
+			ranked_swap(&h->v[i], &h->v[m]);
+		}
+	}
+	i = h->n++;
+	h->v[i].s = *r;
+	h->v[i].s.identity = xstrdup(r->identity);
+	h->v[i].v = v;
+	while (i > 0 && ranked_after(&h->v[i], &h->v[(i - 1) / 2])) {
+		ranked_swap(&h->v[i], &h->v[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+}
+
+static int
+cmp_ranked(const void *a, const void *b)
+{
+	if (ranked_after(a, b))
+		return 1;
+	return ranked_after(b, a) ? -1 : 0;
+}
+
+int
+store_identities_ranked(struct store *st, time_t now, uint64_t window,
+    int status, enum store_rank key, double after_value, const char *after,
+    size_t limit, store_stats_fn *fn, void *ctx, int *more_r,
+    double *last_value_r, char *last_r, struct rb_error *err)
+{
+	static const char *const sql = window_sql;
+	struct rank_heap h = {NULL, 0, 0};
+	sqlite3_stmt *s;
+	int64_t h0, h1;
+	size_t i;
+	int rc;
+
+	*more_r = 0;
+	if (window == 0)
+		window = st->conf.th.window;
+	if (limit == 0 || limit > STORE_MAX_PAGE)
+		limit = STORE_MAX_PAGE;
+	rates_window_hours(now, window, &h0, &h1);
+	if ((s = query_stmt(st, sql, err)) == NULL)
+		return -1;
+	(void)sqlite3_bind_int64(s, 1, h0);
+	(void)sqlite3_bind_int64(s, 2, h1);
+	/* One more than the page: whether more follow. */
+	h.max = limit + 1;
+	h.v = xcalloc(h.max, sizeof(*h.v));
+	while ((rc = step_row(st, s, "identities", err)) == 1) {
+		struct store_identity_stats r;
+		double v;
+
+		if (window_row(s, &r) < 0)
+			continue;
+		rates_finish(&st->conf.th, &r);
+		if (status >= 0 && (int)r.status != status)
+			continue;
+		v = rank_value(&r, key);
+		if (after != NULL &&
+		    !rank_after(v, r.identity, after_value, after))
+			continue;
+		rank_push(&h, &r, v);
+	}
+	(void)sqlite3_reset(s);
+	if (rc == 0 && h.n > 1)
+		qsort(h.v, h.n, sizeof(*h.v), cmp_ranked);
+	for (i = 0; i < h.n; i++) {
+		if (rc == 0 && i < limit && fn != NULL &&
+		    fn(&h.v[i].s, ctx) < 0)
+			fn = NULL;
+		if (rc == 0 && i + 1 == limit && h.n > limit) {
+			*more_r = 1;
+			*last_value_r = h.v[i].v;
+			copy_key(last_r, STORE_MAX_IDENTITY, h.v[i].s.identity);
+		}
+		free((char *)(uintptr_t)h.v[i].s.identity);
+	}
+	free(h.v);
+	return rc < 0 ? -1 : 0;
+}
+
 /* ---- alerts -------------------------------------------------------------- */
 
 /* Give up to limit alerts rows of s (bound, LIMIT limit + 1) to fn,
@@ -907,12 +1094,7 @@ store_overview(struct store *st, time_t now, uint64_t window, size_t top,
 	static const char sql_alerts[] =
 	    "SELECT metric, state, count(*) FROM alert_state"
 	    " WHERE state <> 0 GROUP BY 1, 2";
-	static const char sql_ids[] =
-	    "SELECT identity, sum(sends), sum(hard), sum(soft),"
-	    " sum(undetermined), sum(complaints), sum(not_spam),"
-	    " sum(auto_replies), sum(deliveries), sum(delays), sum(untrusted),"
-	    " sum(unsubscribes)"
-	    " FROM counters WHERE hour BETWEEN ?1 AND ?2 GROUP BY identity";
+	static const char *const sql_ids = window_sql;
 	struct top t = {NULL, 0, top > STORE_MAX_PAGE ? STORE_MAX_PAGE : top};
 	sqlite3_stmt *s;
 	int64_t h0, h1;
@@ -947,20 +1129,7 @@ store_overview(struct store *st, time_t now, uint64_t window, size_t top,
 	while ((rc = step_row(st, s, "identities", err)) == 1) {
 		struct store_identity_stats r;
 
-		memset(&r, 0, sizeof(r));
-		r.identity = col_text(s, 0);
-		r.sends = (uint64_t)sqlite3_column_int64(s, 1);
-		r.hard = (uint64_t)sqlite3_column_int64(s, 2);
-		r.soft = (uint64_t)sqlite3_column_int64(s, 3);
-		r.undetermined = (uint64_t)sqlite3_column_int64(s, 4);
-		r.complaints = (uint64_t)sqlite3_column_int64(s, 5);
-		r.not_spam = (uint64_t)sqlite3_column_int64(s, 6);
-		r.auto_replies = (uint64_t)sqlite3_column_int64(s, 7);
-		r.deliveries = (uint64_t)sqlite3_column_int64(s, 8);
-		r.delays = (uint64_t)sqlite3_column_int64(s, 9);
-		r.untrusted = (uint64_t)sqlite3_column_int64(s, 10);
-		r.unsubscribes = (uint64_t)sqlite3_column_int64(s, 11);
-		if (r.identity == NULL || stats_empty(&r))
+		if (window_row(s, &r) < 0)
 			continue;
 		o_r->identities++;
 		rates_finish(&st->conf.th, &r);

@@ -404,6 +404,24 @@ int store_identities_page(struct store *st, time_t now, uint64_t window,
     int status, const char *after, size_t limit, store_stats_fn *fn, void *ctx,
     int *more_r, char *last_r, struct rb_error *err) RB_WUR;
 
+/*
+ * The same ranked, worst first: by key descending, ties by name, after
+ * the position (after_value, after) when after is not NULL; at most
+ * limit to fn.  The window's identities are all summed (one pass over
+ * their counters rows), a page kept in memory.  *more_r is 1 when more
+ * follow, and then *last_value_r and last_r (size STORE_MAX_IDENTITY)
+ * hold the position of the last one given.
+ */
+enum store_rank {
+	STORE_RANK_BOUNCE_RATE,
+	STORE_RANK_COMPLAINT_RATE,
+	STORE_RANK_SENDS
+};
+int store_identities_ranked(struct store *st, time_t now, uint64_t window,
+    int status, enum store_rank key, double after_value, const char *after,
+    size_t limit, store_stats_fn *fn, void *ctx, int *more_r,
+    double *last_value_r, char *last_r, struct rb_error *err) RB_WUR;
+
 /* The counters of one hour of one identity. */
 struct store_hour {
 	int64_t hour; /* unix time / 3600 */

@@ -112,6 +112,40 @@ while pages < 10:
     if not tok:
         break
 check(seen == sorted(ids) and pages == 4, "identities paged: %r" % seen)
+# Ranked, worst first (ties by name), paged by (value, name).
+for key, want in [
+        ("bounceRate", ["shop.example.com", "news.example.org",
+                        "quiet.example.com", "ses.example.com"]),
+        ("complaintRate", ["news.example.org", "quiet.example.com",
+                           "ses.example.com", "shop.example.com"]),
+        ("sends", ["news.example.org", "shop.example.com",
+                   "quiet.example.com", "ses.example.com"]),
+        ("identity", sorted(ids))]:
+    r = c.get("/v1/identities?sort=" + key)
+    got = [x["identity"] for x in r.json.get("identities", [])]
+    check(r.status == 200 and got == want and "nextToken" not in r.json,
+          "sort=%s: %r" % (key, got))
+    seen, tok, pages = [], None, 0
+    while pages < 10:
+        r = c.get("/v1/identities?sort=%s&pageSize=1" % key +
+                  ("&nextToken=" + tok if tok else ""))
+        pages += 1
+        seen += [x["identity"] for x in r.json.get("identities", [])]
+        tok = r.json.get("nextToken")
+        if not tok:
+            break
+    check(seen == want and pages == 4, "sort=%s paged: %r" % (key, seen))
+r = c.get("/v1/identities?sort=bounceRate&status=warning")
+check([x["identity"] for x in r.json["identities"]] ==
+      ["shop.example.com", "news.example.org"],
+      "sort=bounceRate&status=warning: %r" % r)
+r = c.get("/v1/identities?sort=worst")
+check(r.status == 400 and r.error_code() == "InvalidParameter",
+      "sort=worst: %r" % r)
+r = c.get("/v1/identities?sort=bounceRate&pageSize=1")
+tok = r.json.get("nextToken", "")
+r = c.get("/v1/identities?sort=sends&pageSize=1&nextToken=" + tok)
+check(r.status == 400, "a bounceRate token with sort=sends: %r" % r)
 r = c.get("/v1/identities?window=1h")
 check(r.status == 200 and r.json["window"] == 3600 and
       [x["identity"] for x in r.json["identities"]] ==

@@ -2,8 +2,10 @@
  * overview: the active alerts, then every identity of the window with
  * its sends, rates and status (GET /v1/alerts, GET /v1/identities).
  * The table is sorted and filtered in the page, so it loads the whole
- * list, page by page, up to MAX_IDENTITIES rows (and says so when
- * there are more).
+ * list, page by page, up to MAX_IDENTITIES rows.  With more, it loads
+ * again the worst bounce rates first (sort=bounceRate, slower: the
+ * server ranks the whole window for each page), so that the cut list
+ * keeps what matters (and says so).
  */
 import * as api from "./api.js";
 import {h, replace, select} from "./dom.js";
@@ -111,6 +113,8 @@ export async function overviewPage(main, query) {
       api.all("/v1/alerts", {state: "active"}, "alerts", MAX_IDENTITIES * 2),
       api.all("/v1/identities", {window: win}, "identities", MAX_IDENTITIES),
     ]);
+    if (ids.truncated)
+      ids = await api.all("/v1/identities", {window: win, sort: "bounceRate"}, "identities", MAX_IDENTITIES);
   } catch (e) {
     return replace(body, errorBox(e));
   }
@@ -176,7 +180,7 @@ export async function overviewPage(main, query) {
         h("div", {class: "controls"},
           h("div", {class: "field"}, h("label", {for: "filter"}, "Filter"), filter),
           statusSel, sortSel)),
-      ids.truncated ? h("p", {class: "note"}, `Showing the first ${int(MAX_IDENTITIES)} identities by name only.`) : null,
+      ids.truncated ? h("p", {class: "note"}, `Showing only the ${int(MAX_IDENTITIES)} identities with the highest bounce rates.`) : null,
       countEl,
       h("div", {class: "table-scroll"},
         h("table", {class: "data identities stack"},

@@ -322,6 +322,78 @@ test_import(void)
 	store_close(&st);
 }
 
+struct ranked_page {
+	char ids[64][32];
+	uint64_t sends[64];
+	size_t n;
+};
+
+static int
+on_ranked(const struct store_identity_stats *s, void *ctx)
+{
+	struct ranked_page *p = ctx;
+
+	if (p->n < 64) {
+		(void)snprintf(
+		    p->ids[p->n], sizeof(p->ids[0]), "%s", s->identity);
+		p->sends[p->n++] = s->sends;
+	}
+	return 0;
+}
+
+/* Identities ranked by sends in pages of 7: ties (five identities per
+ * value) ordered by name across the pages, every one once; the page is
+ * the best 7 of 50, so the heap keeps and evicts. */
+static void
+test_ranked(void)
+{
+	const char *sets[] = {"store.workers=0", NULL};
+	struct store *st = fx_open("ranked.db", sets);
+	struct ranked_page all, page;
+	struct rb_error err;
+	char last[STORE_MAX_IDENTITY];
+	double last_v = 0;
+	int more = 1, pages = 0;
+	size_t i;
+
+	for (i = 0; i < 50; i++) {
+		char id[32];
+
+		(void)snprintf(id, sizeof(id), "r%02zu.example.com", i);
+		test_assert(store_sends_add(st, id, 100 + (i % 10) * 5, FX_NOW,
+		                FX_NOW, &err) == 0);
+	}
+	memset(&all, 0, sizeof(all));
+	while (more && pages < 20) {
+		memset(&page, 0, sizeof(page));
+		test_assert(
+		    store_identities_ranked(st, FX_NOW, 0, -1, STORE_RANK_SENDS,
+		        last_v, pages > 0 ? last : NULL, 7, on_ranked, &page,
+		        &more, &last_v, last, &err) == 0);
+		test_assert(page.n == (more ? 7u : 1u));
+		for (i = 0; i < page.n && all.n < 64; i++) {
+			memcpy(all.ids[all.n], page.ids[i], sizeof(all.ids[0]));
+			all.sends[all.n++] = page.sends[i];
+		}
+		pages++;
+	}
+	test_assert(pages == 8 && all.n == 50);
+	for (i = 1; i < all.n; i++)
+		test_assert(all.sends[i - 1] > all.sends[i] ||
+		            (all.sends[i - 1] == all.sends[i] &&
+		                strcmp(all.ids[i - 1], all.ids[i]) < 0));
+	test_assert(all.sends[0] == 145 && all.sends[49] == 100);
+	test_assert_streq(all.ids[0], "r09.example.com");
+	test_assert_streq(all.ids[1], "r19.example.com");
+	/* A status no identity has: nothing, no more. */
+	memset(&page, 0, sizeof(page));
+	test_assert(store_identities_ranked(st, FX_NOW, 0, STORE_CRITICAL,
+	                STORE_RANK_BOUNCE_RATE, 0, NULL, 7, on_ranked, &page,
+	                &more, &last_v, last, &err) == 0);
+	test_assert(page.n == 0 && !more);
+	store_close(&st);
+}
+
 /* A database of schema 5 counted unsubscribes as complaints: the
  * migration moves them, hour by hour, from the events. */
 static void
@@ -378,6 +450,7 @@ main(void)
 	test_thresholds(rules);
 	test_import();
 	test_unsubscribe_migration(rules);
+	test_ranked();
 	classify_rules_free(&rules);
 	classify_global_shutdown();
 	fx_cleanup();
