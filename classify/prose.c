@@ -350,6 +350,31 @@ has_returned_part(struct classify_ctx *c)
 	return false;
 }
 
+/*
+ * The returned message's one To address, for a notice that names nobody
+ * (V5 Sendmail's deferrals and transcripts without an address line,
+ * some appliances): whom it was sent to.  Not when it is the original's
+ * own sender or this report's addressee (a message to oneself, or a
+ * quoted text that is no returned message), nor with several.  NULL
+ * then.
+ */
+static const char *
+original_to(struct classify_ctx *c)
+{
+	const struct classify_original *o = &c->v->original;
+	const char *self =
+	    text_address(c->a, mime_header_get(c->a, c->top, "To"));
+
+	if (o->n_to != 1 || o->to[0] == NULL || o->to[0][0] == '\0')
+		return NULL;
+	if (o->from_addr != NULL &&
+	    g_ascii_strcasecmp(o->to[0], o->from_addr) == 0)
+		return NULL;
+	if (self != NULL && g_ascii_strcasecmp(o->to[0], self) == 0)
+		return NULL;
+	return o->to[0];
+}
+
 bool
 prose_read(struct classify_ctx *c)
 {
@@ -360,6 +385,7 @@ prose_read(struct classify_ctx *c)
 	struct span notice, rest;
 	bool from_hit, subj_hit, body_hit, returned, weak;
 	const char **failed = NULL;
+	struct classify_recipient *unnamed = NULL;
 	size_t n_failed = 0, i, before = c->n_rcpts;
 
 	from_hit =
@@ -433,8 +459,11 @@ prose_read(struct classify_ctx *c)
 		return false;
 	}
 	if (c->n_rcpts == before) {
-		/* A bounce whose recipient cannot be found: keep it as an
-		 * address-less recipient (SES's NoEmail) so it is seen. */
+		/* A bounce whose recipient the notice does not name: an
+		 * address-less recipient (SES's NoEmail) so it is seen; its
+		 * address is the returned message's To when that says it,
+		 * set once its reason is decided (the notice named nobody,
+		 * and the reason is read as such). */
 		struct classify_recipient *r = ctx_add_recipient(c);
 
 		if (r == NULL)
@@ -442,6 +471,7 @@ prose_read(struct classify_ctx *c)
 		r->address = "";
 		fill_recipient(
 		    c, r, lines_text(c, notice.p, notice.p + notice.len));
+		unnamed = r;
 	}
 	/* The one recipient's segment naming no cause: read the whole
 	 * notice (some MTAs state the cause above the address). */
@@ -506,6 +536,12 @@ prose_read(struct classify_ctx *c)
 	        NULL, &m)) {
 		for (i = before; i < c->n_rcpts; i++)
 			c->rcpts[i].action = "delayed";
+	}
+	if (unnamed != NULL) {
+		const char *to = original_to(c);
+
+		if (to != NULL)
+			unnamed->address = to;
 	}
 	v->kind = CLASSIFY_KIND_PROSE;
 	v->layout = "prose";
