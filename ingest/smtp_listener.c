@@ -509,6 +509,8 @@ conn_input(struct conn *c, const unsigned char *p, size_t len, time_t now)
 	}
 }
 
+static void conn_read(struct conn *c, time_t now);
+
 /* Go on with the handshake; 0, or -1 when the connection is gone. */
 static int
 tls_step(struct conn *c, time_t now)
@@ -532,7 +534,13 @@ tls_step(struct conn *c, time_t now)
 	smtp_tls_describe(c->tls, desc, sizeof(desc));
 	log_debug("smtp: session=%s: TLS %s", c->id, desc);
 	smtp_session_tls_started(c->s, now);
-	return conn_flush(c);
+	if (conn_flush(c) < 0)
+		return -1;
+	/* The client's first command may have come with its last
+	 * handshake record and be read already: the socket would not
+	 * signal it again.  A read finds it (or EAGAIN). */
+	conn_read(c, now);
+	return c->fd >= 0 ? 0 : -1;
 }
 
 /* The "220" is out: start the handshake on the socket. */
