@@ -353,24 +353,18 @@ has_returned_part(struct classify_ctx *c)
 /*
  * The returned message's one To address, for a notice that names nobody
  * (V5 Sendmail's deferrals and transcripts without an address line,
- * some appliances): whom it was sent to.  Not when it is the original's
- * own sender or this report's addressee (a message to oneself, or a
- * quoted text that is no returned message), nor with several.  NULL
- * then.
+ * some appliances): whom it was sent to, unless it is one the notice's
+ * own addresses would not be taken for either (excluded: the report's
+ * sender or addressee, the original's sender, a postmaster).  NULL
+ * then, or with several.
  */
 static const char *
 original_to(struct classify_ctx *c)
 {
 	const struct classify_original *o = &c->v->original;
-	const char *self =
-	    text_address(c->a, mime_header_get(c->a, c->top, "To"));
 
-	if (o->n_to != 1 || o->to[0] == NULL || o->to[0][0] == '\0')
-		return NULL;
-	if (o->from_addr != NULL &&
-	    g_ascii_strcasecmp(o->to[0], o->from_addr) == 0)
-		return NULL;
-	if (self != NULL && g_ascii_strcasecmp(o->to[0], self) == 0)
+	if (o->n_to != 1 || o->to[0] == NULL || o->to[0][0] == '\0' ||
+	    excluded(c, o->to[0], false))
 		return NULL;
 	return o->to[0];
 }

@@ -278,11 +278,7 @@ on_reputation(const struct store_identity_stats *s, void *ctx)
 	size_t i;
 
 	store_thresholds(rc->st, &th);
-	rc->empty = s->sends == 0 && s->hard == 0 && s->soft == 0 &&
-	            s->undetermined == 0 && s->complaints == 0 &&
-	            s->not_spam == 0 && s->auto_replies == 0 &&
-	            s->deliveries == 0 && s->delays == 0 && s->untrusted == 0 &&
-	            s->unsubscribes == 0 && s->n_reasons == 0;
+	rc->empty = store_stats_empty(s);
 	jw_obj(w);
 	api_stats_fields(w, s, store_account_of(rc->st, s->identity));
 	jw_kuint(w, "window", rc->window);

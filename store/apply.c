@@ -31,7 +31,7 @@ struct apply_batch {
 	 * batch_count: one upsert per identity and hour at commit, not per
 	 * message. */
 	GHashTable *counts;
-	struct buf blob;                  /* scratch of breakdown_add */
+	struct buf blob;                  /* scratch of flush_counts */
 	struct store_ingest_summary pend; /* counts of the open batch */
 };
 
@@ -331,21 +331,18 @@ insert_event(struct store *st, const struct item *it,
 	return 0;
 }
 
-static int
-is_not_spam(const struct item_row *row)
+enum complaint_kind
+complaint_kind(const char *feedback_type)
 {
-	return row->feedback_type != NULL &&
-	       strcmp(row->feedback_type, "not-spam") == 0;
-}
-
-/* An unsubscribe (Apple Mail's one-click, feedbackType opt-out): the
- * recipient wants no more mail, which suppresses, but did not call it
- * spam, so it stays out of the complaint rate. */
-static int
-is_opt_out(const struct item_row *row)
-{
-	return row->feedback_type != NULL &&
-	       strcmp(row->feedback_type, "opt-out") == 0;
+	if (feedback_type == NULL)
+		return COMPLAINT_SPAM;
+	if (strcmp(feedback_type, "not-spam") == 0)
+		return COMPLAINT_NOT_SPAM;
+	/* Apple Mail's one-click unsubscribe: the recipient wants no more
+	 * mail, which suppresses, but did not call it spam. */
+	if (strcmp(feedback_type, "opt-out") == 0)
+		return COMPLAINT_UNSUBSCRIBE;
+	return COMPLAINT_SPAM;
 }
 
 /* Count the row and apply its suppressions (trusted feedback only). */
@@ -371,7 +368,8 @@ suppress_row_address(struct store *st, const struct item_row *row,
 			sum->suppressed += (uint64_t)changed;
 			sum->suppressed_account += (uint64_t)changed;
 		}
-	} else if (row->type == CLASSIFY_EVENT_COMPLAINT && !is_not_spam(row) &&
+	} else if (row->type == CLASSIFY_EVENT_COMPLAINT &&
+	           complaint_kind(row->feedback_type) != COMPLAINT_NOT_SPAM &&
 	           st->conf.auto_complaint) {
 		if (suppress_account_auto(st, account, address, "COMPLAINT",
 		        eid, now, &changed, err) < 0)
@@ -412,12 +410,17 @@ row_effects(struct store *st, const struct item *it, const struct item_row *row,
 			c->undetermined++;
 		break;
 	case CLASSIFY_EVENT_COMPLAINT:
-		if (is_not_spam(row))
+		switch (complaint_kind(row->feedback_type)) {
+		case COMPLAINT_NOT_SPAM:
 			c->not_spam++;
-		else if (is_opt_out(row))
+			break;
+		case COMPLAINT_UNSUBSCRIBE:
 			c->unsubscribes++;
-		else
+			break;
+		case COMPLAINT_SPAM:
 			c->complaints++;
+			break;
+		}
 		break;
 	case CLASSIFY_EVENT_AUTOREPLY:
 		c->auto_replies++;

@@ -142,10 +142,8 @@ entry_count(struct bd_entry *e, const char *type, const char *bounce_type,
 {
 	if (strcmp(type, "Complaint") == 0) {
 		/* As the counters: not-spam reports and unsubscribes are
-		 * no complaints (apply.c). */
-		if (feedback_type == NULL ||
-		    (strcmp(feedback_type, "not-spam") != 0 &&
-		        strcmp(feedback_type, "opt-out") != 0))
+		 * no complaints. */
+		if (complaint_kind(feedback_type) == COMPLAINT_SPAM)
 			e->n[BD_COMPLAINTS]++;
 	} else if (bounce_type != NULL) {
 		if (strcmp(bounce_type, "Permanent") == 0)

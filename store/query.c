@@ -232,8 +232,8 @@ store_identity_known(
 	return rc;
 }
 
-static int
-stats_empty(const struct store_identity_stats *r)
+int
+store_stats_empty(const struct store_identity_stats *r)
 {
 	return r->sends == 0 && r->hard == 0 && r->soft == 0 &&
 	       r->undetermined == 0 && r->complaints == 0 && r->not_spam == 0 &&
@@ -287,7 +287,8 @@ store_identities_page(struct store *st, time_t now, uint64_t window, int status,
 		examined++;
 		if (rates_sum(st, cur, h0, h1, &r, err) < 0)
 			return -1;
-		if (stats_empty(&r) || (status >= 0 && (int)r.status != status))
+		if (store_stats_empty(&r) ||
+		    (status >= 0 && (int)r.status != status))
 			continue;
 		if (n == limit) {
 			/* One more exists: the page ends at the last given. */
@@ -368,7 +369,7 @@ window_row(sqlite3_stmt *s, struct store_identity_stats *r)
 	r->delays = (uint64_t)sqlite3_column_int64(s, 9);
 	r->untrusted = (uint64_t)sqlite3_column_int64(s, 10);
 	r->unsubscribes = (uint64_t)sqlite3_column_int64(s, 11);
-	return r->identity == NULL || stats_empty(r) ? -1 : 0;
+	return r->identity == NULL || store_stats_empty(r) ? -1 : 0;
 }
 
 struct ranked {
@@ -427,6 +428,8 @@ rank_push(struct rank_heap *h, const struct store_identity_stats *r, double v)
 {
 	size_t i;
 
+	if (h->max == 0)
+		return;
 	if (h->n == h->max) {
 		size_t m;
 
@@ -1008,81 +1011,6 @@ query_count(struct store *st, const char *sql, int bind_now, time_t now,
 	return rc == 1 ? 0 : -1;
 }
 
-/* The top identities by sends: a min-heap on (sends, reversed name). */
-struct top {
-	struct store_identity_stats *v;
-	size_t n, max;
-};
-
-static int
-top_less(
-    const struct store_identity_stats *a, const struct store_identity_stats *b)
-{
-	if (a->sends != b->sends)
-		return a->sends < b->sends;
-	return strcmp(a->identity, b->identity) > 0;
-}
-
-static void
-top_sift_down(struct top *t, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		struct store_identity_stats tmp;
-
-		if (l < t->n && top_less(&t->v[l], &t->v[m]))
-			m = l;
-		if (r < t->n && top_less(&t->v[r], &t->v[m]))
-			m = r;
-		if (m == i)
-			return;
-		tmp = t->v[i];
-		t->v[i] = t->v[m];
-		t->v[m] = tmp;
-		i = m;
-	}
-}
-
-static void
-top_push(struct top *t, const struct store_identity_stats *r)
-{
-	size_t i;
-
-	if (t->max == 0)
-		return;
-	if (t->n == t->max) {
-		if (!top_less(&t->v[0], r))
-			return;
-		free((char *)(uintptr_t)t->v[0].identity);
-		t->v[0] = *r;
-		t->v[0].identity = xstrdup(r->identity);
-		top_sift_down(t, 0);
-		return;
-	}
-	i = t->n++;
-	t->v[i] = *r;
-	t->v[i].identity = xstrdup(r->identity);
-	while (i > 0 && top_less(&t->v[i], &t->v[(i - 1) / 2])) {
-		struct store_identity_stats tmp = t->v[i];
-
-		t->v[i] = t->v[(i - 1) / 2];
-		t->v[(i - 1) / 2] = tmp;
-		i = (i - 1) / 2;
-	}
-}
-
-static int
-cmp_top(const void *a, const void *b)
-{
-	const struct store_identity_stats *x = a, *y = b;
-
-	if (top_less(x, y))
-		return 1;
-	if (top_less(y, x))
-		return -1;
-	return 0;
-}
-
 int
 store_overview(struct store *st, time_t now, uint64_t window, size_t top,
     struct store_overview *o_r, store_stats_fn *fn, void *ctx,
@@ -1095,7 +1023,9 @@ store_overview(struct store *st, time_t now, uint64_t window, size_t top,
 	    "SELECT metric, state, count(*) FROM alert_state"
 	    " WHERE state <> 0 GROUP BY 1, 2";
 	static const char *const sql_ids = window_sql;
-	struct top t = {NULL, 0, top > STORE_MAX_PAGE ? STORE_MAX_PAGE : top};
+	/* The top by sends: the ranking of GET /v1/identities?sort=sends. */
+	struct rank_heap h = {
+	    NULL, 0, top > STORE_MAX_PAGE ? STORE_MAX_PAGE : top};
 	sqlite3_stmt *s;
 	int64_t h0, h1;
 	size_t i;
@@ -1125,7 +1055,7 @@ store_overview(struct store *st, time_t now, uint64_t window, size_t top,
 		return -1;
 	(void)sqlite3_bind_int64(s, 1, h0);
 	(void)sqlite3_bind_int64(s, 2, h1);
-	t.v = xcalloc(t.max > 0 ? t.max : 1, sizeof(*t.v));
+	h.v = xcalloc(h.max > 0 ? h.max : 1, sizeof(*h.v));
 	while ((rc = step_row(st, s, "identities", err)) == 1) {
 		struct store_identity_stats r;
 
@@ -1133,16 +1063,16 @@ store_overview(struct store *st, time_t now, uint64_t window, size_t top,
 			continue;
 		o_r->identities++;
 		rates_finish(&st->conf.th, &r);
-		top_push(&t, &r);
+		rank_push(&h, &r, rank_value(&r, STORE_RANK_SENDS));
 	}
 	(void)sqlite3_reset(s);
-	if (rc == 0 && t.n > 1)
-		qsort(t.v, t.n, sizeof(*t.v), cmp_top);
-	for (i = 0; i < t.n; i++) {
-		if (rc == 0 && fn != NULL && fn(&t.v[i], ctx) < 0)
+	if (rc == 0 && h.n > 1)
+		qsort(h.v, h.n, sizeof(*h.v), cmp_ranked);
+	for (i = 0; i < h.n; i++) {
+		if (rc == 0 && fn != NULL && fn(&h.v[i].s, ctx) < 0)
 			fn = NULL;
-		free((char *)(uintptr_t)t.v[i].identity);
+		free((char *)(uintptr_t)h.v[i].s.identity);
 	}
-	free(t.v);
+	free(h.v);
 	return rc < 0 ? -1 : 0;
 }

@@ -355,17 +355,9 @@ static int
 sum_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
     struct store_identity_stats *r, struct bd_set *set_r, struct rb_error *err)
 {
-	static const char sql[] =
-	    "SELECT coalesce(sum(sends), 0), coalesce(sum(hard), 0),"
-	    " coalesce(sum(soft), 0), coalesce(sum(undetermined), 0),"
-	    " coalesce(sum(complaints), 0), coalesce(sum(not_spam), 0),"
-	    " coalesce(sum(auto_replies), 0), coalesce(sum(deliveries), 0),"
-	    " coalesce(sum(delays), 0), coalesce(sum(untrusted), 0),"
-	    " coalesce(sum(unsubscribes), 0)"
-	    " FROM counters WHERE identity = ?1 AND hour BETWEEN ?2 AND ?3";
 	/* The rows, summed here: SQLite's sum() of eleven columns and an
 	 * aggregate of the blobs cost more than the columns read. */
-	static const char sql_rows[] =
+	static const char sql[] =
 	    "SELECT sends, hard, soft, undetermined, complaints, not_spam,"
 	    " auto_replies, deliveries, delays, untrusted, unsubscribes,"
 	    " breakdown"
@@ -376,7 +368,7 @@ sum_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
 	int rc, i;
 
 	memset(r, 0, sizeof(*r));
-	if ((s = query_stmt(st, set_r != NULL ? sql_rows : sql, err)) == NULL)
+	if ((s = query_stmt(st, sql, err)) == NULL)
 		return -1;
 	(void)bind_text(s, 1, identity);
 	(void)sqlite3_bind_int64(s, 2, h0);
@@ -384,9 +376,8 @@ sum_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		for (i = 0; i < N_SUMS; i++)
 			v[i] += (uint64_t)sqlite3_column_int64(s, i);
-		if (set_r == NULL)
-			break;
-		if (sqlite3_column_type(s, N_SUMS) != SQLITE_NULL &&
+		if (set_r != NULL &&
+		    sqlite3_column_type(s, N_SUMS) != SQLITE_NULL &&
 		    bd_set_merge_blob(set_r, sqlite3_column_blob(s, N_SUMS),
 		        (size_t)sqlite3_column_bytes(s, N_SUMS)) < 0) {
 			(void)sqlite3_reset(s);
@@ -396,7 +387,7 @@ sum_hours(struct store *st, const char *identity, int64_t h0, int64_t h1,
 		}
 	}
 	(void)sqlite3_reset(s);
-	if (rc != SQLITE_DONE && !(set_r == NULL && rc == SQLITE_ROW))
+	if (rc != SQLITE_DONE)
 		return store_db_error(st, "stats", err);
 	r->sends = v[0];
 	r->hard = v[1];

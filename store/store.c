@@ -572,9 +572,7 @@ busy_wait(void *ctx, int n)
 	     (now.tv_nsec - st->busy_since.tv_nsec) / 1000;
 	if (us >= (int64_t)(limit * 1000))
 		return 0;
-	us = n < 6 ? (int64_t)50 << n : 2000;
-	if (us > 2000)
-		us = 2000;
+	us = n < 5 ? (int64_t)50 << n : 2000; /* 50 us ... 800 us, 2 ms */
 	d.tv_sec = 0;
 	d.tv_nsec = (long)(us * 1000);
 	(void)nanosleep(&d, NULL);

@@ -222,6 +222,8 @@ struct store_identity_stats {
 	size_t n_providers;
 };
 typedef int store_stats_fn(const struct store_identity_stats *s, void *ctx);
+/* Nothing counted: no sends and no feedback of any kind. */
+int store_stats_empty(const struct store_identity_stats *s);
 
 struct store_thresholds {
 	uint64_t window; /* seconds */

@@ -333,6 +333,16 @@ void rates_finish(
 int rates_evaluate_set(struct store *st, void *identities, time_t now,
     uint64_t *n_r, struct rb_error *err) RB_WUR;
 
+/* apply.c: what a Complaint row of this feedbackType counts as, in the
+ * counters and the breakdowns alike.  Only COMPLAINT_SPAM is in the
+ * complaint rate; not-spam reports never suppress. */
+enum complaint_kind {
+	COMPLAINT_SPAM,        /* abuse, fraud, virus, other, none */
+	COMPLAINT_NOT_SPAM,    /* not-spam */
+	COMPLAINT_UNSUBSCRIBE, /* opt-out */
+};
+enum complaint_kind complaint_kind(const char *feedback_type);
+
 /* breakdown.c: the per identity and hour counts of the breakdowns by
  * reason and by provider (counters.breakdown).  A set of entries (kind, name,
  * counts), as counted or read; zero-initialised is empty. */
